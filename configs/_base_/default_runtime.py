@@ -1,0 +1,34 @@
+# Runtime settings shared by every mmmedssl config.
+default_scope = 'mmmedssl'
+
+default_hooks = dict(
+    runtime_info=dict(type='RuntimeInfoHook'),
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Saves/restores RNG states so that --resume continues exactly.
+    rng_state=dict(type='RNGStateHook'),
+)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # nccl on GPUs; tools/train.py switches to gloo when CUDA is absent.
+    dist_cfg=dict(backend='nccl'),
+)
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+
+log_processor = dict(
+    window_size=10,
+    custom_cfg=[dict(data_src='', method='mean', window_size='global')])
+
+log_level = 'INFO'
+load_from = None
+resume = False
+
+# A fixed seed by default: medical experiments are compared across runs.
+randomness = dict(seed=0, diff_rank_seed=True, deterministic=False)

@@ -1,0 +1,251 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+import csv
+import json
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Union
+
+from mmpretrain.datasets import BaseDataset
+
+from mmmedssl.registry import DATASETS
+
+
+def _as_tuple(value: Union[None, str, Sequence[str]]) -> Optional[tuple]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value, )
+    return tuple(value)
+
+
+@DATASETS.register_module()
+class MedImageList(BaseDataset):
+    """A list of medical images read from a CSV, TSV, TXT or JSON file.
+
+    Each sample carries ``img_path``, and optionally ``gt_label`` (from
+    ``label_key``) and ``group_id`` (from ``group_key``: the lesion, patient or
+    video an image belongs to, so that several images of one source can be
+    treated together and split together).
+
+    Supported annotation files (``ann_file``, relative to ``data_root``):
+
+    - ``.csv`` / ``.tsv``: a header row; columns named by ``img_key``,
+      ``label_key``, ``group_key`` and ``split_key``.
+    - ``.txt``: one sample per line, ``path`` or ``path label`` separated by
+      white space (mmpretrain's format); no header, no groups or splits.
+    - ``.json``: OpenMMLab 2.0 ``{"metainfo": ..., "data_list": [...]}`` or a
+      plain list of objects with the same keys as the CSV columns.
+
+    Args:
+        ann_file (str): The annotation file.
+        img_key (str): Column/key with the image path, relative to
+            ``data_root/data_prefix``. Defaults to ``'image'``.
+        label_key (str, optional): Column with the class label: an integer
+            index or a class name (mapped through ``classes``, or the sorted
+            unique names when ``classes`` is not given). None for unlabelled
+            self-supervised data.
+        group_key (str, optional): Column with the group id (lesion_id,
+            patient_id, video id), stored as ``group_id`` in each sample.
+        split (str | Sequence[str], optional): Keep only rows whose split is
+            one of these values. None keeps all rows.
+        split_key (str): Column with the split name. Defaults to ``'split'``.
+        split_file (str, optional): A second CSV (relative to ``data_root``)
+            that holds the split column, joined on ``img_key``. Use it when
+            splits live beside the labels, as in ``../shared/data``.
+        **kwargs: ``data_root``, ``data_prefix``, ``pipeline``, ``classes``,
+            ``metainfo``, ``test_mode``, ``lazy_init``... as in mmpretrain's
+            ``BaseDataset``.
+    """
+
+    def __init__(self,
+                 ann_file: str,
+                 img_key: str = 'image',
+                 label_key: Optional[str] = None,
+                 group_key: Optional[str] = None,
+                 split: Union[None, str, Sequence[str]] = None,
+                 split_key: str = 'split',
+                 split_file: Optional[str] = None,
+                 **kwargs) -> None:
+        self.img_key = img_key
+        self.label_key = label_key
+        self.group_key = group_key
+        self.split = _as_tuple(split)
+        self.split_key = split_key
+        self.split_file = split_file
+        super().__init__(ann_file=ann_file, **kwargs)
+
+    # ------------------------------------------------------------------
+    # Reading rows
+    # ------------------------------------------------------------------
+    def _read_rows(self, path: str) -> List[Dict]:
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{type(self).__name__}: annotation file {path} does not '
+                f'exist (ann_file={self.ann_file!r}, data_root='
+                f'{self.data_root!r}).')
+        ext = osp.splitext(path)[1].lower()
+        if ext in ('.csv', '.tsv'):
+            with open(path, newline='', encoding='utf-8') as f:
+                reader = csv.DictReader(
+                    f, delimiter='\t' if ext == '.tsv' else ',')
+                if not reader.fieldnames:
+                    raise ValueError(f'{path}: empty file, expected a header '
+                                     'row with column names.')
+                rows = list(reader)
+            for lineno, row in enumerate(rows, 2):
+                # csv fills short lines with None and puts extra fields
+                # under the key None.
+                if None in row.values() or None in row:
+                    raise ValueError(
+                        f'{path}: line {lineno} has '
+                        f'{len([v for v in row.values() if v is not None])} '
+                        f'fields, expected {len(reader.fieldnames)} '
+                        f'({", ".join(reader.fieldnames)}).')
+            return rows
+        if ext == '.txt':
+            rows = []
+            with open(path, encoding='utf-8') as f:
+                for lineno, line in enumerate(f, 1):
+                    parts = line.split()
+                    if not parts:
+                        continue
+                    if len(parts) > 2:
+                        raise ValueError(
+                            f'{path}: line {lineno} has {len(parts)} '
+                            'fields, expected "path" or "path label".')
+                    row = {self.img_key: parts[0]}
+                    if len(parts) == 2:
+                        row[self.label_key or 'label'] = parts[1]
+                    rows.append(row)
+            return rows
+        if ext == '.json':
+            with open(path, encoding='utf-8') as f:
+                try:
+                    content = json.load(f)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f'{path}: invalid JSON ({err}).') from None
+            if isinstance(content, dict):
+                if 'data_list' not in content:
+                    raise ValueError(
+                        f'{path}: a JSON object must have a "data_list" key '
+                        '(OpenMMLab 2.0 format); found keys '
+                        f'{sorted(content)}.')
+                content = content['data_list']
+            if not isinstance(content, list) or not all(
+                    isinstance(r, dict) for r in content):
+                raise ValueError(f'{path}: expected a list of objects.')
+            return content
+        raise ValueError(
+            f'{type(self).__name__}: unsupported annotation file {path}; '
+            'expected .csv, .tsv, .txt or .json.')
+
+    def _check_key(self, rows: List[Dict], key: str, arg: str,
+                   path: str) -> None:
+        for lineno, row in enumerate(rows):
+            if key not in row:
+                available = ', '.join(sorted(map(str, row)))
+                raise KeyError(
+                    f'{path}: no column/key {key!r} (given as {arg}) in '
+                    f'record {lineno}; available: {available}.')
+
+    def _splits_by_image(self) -> Dict[str, str]:
+        path = self.split_file
+        if not osp.isabs(path):
+            path = osp.join(self.data_root, path)
+        rows = self._read_rows(path)
+        self._check_key(rows, self.img_key, 'img_key', path)
+        self._check_key(rows, self.split_key, 'split_key', path)
+        return {row[self.img_key]: row[self.split_key] for row in rows}
+
+    # ------------------------------------------------------------------
+    def load_data_list(self) -> List[dict]:
+        path = self.ann_file
+        rows = self._read_rows(path)
+        if not rows:
+            raise ValueError(f'{path}: no samples.')
+        self._check_key(rows, self.img_key, 'img_key', path)
+        if self.label_key is not None:
+            self._check_key(rows, self.label_key, 'label_key', path)
+        if self.group_key is not None:
+            self._check_key(rows, self.group_key, 'group_key', path)
+
+        if self.split is not None:
+            if self.split_file is not None:
+                splits = self._splits_by_image()
+                missing = [r[self.img_key] for r in rows
+                           if r[self.img_key] not in splits]
+                if missing:
+                    raise KeyError(
+                        f'{self.split_file}: no split for {len(missing)} '
+                        f'image(s) of {path}, e.g. {missing[0]!r}.')
+                row_splits = [splits[r[self.img_key]] for r in rows]
+            else:
+                self._check_key(rows, self.split_key, 'split_key', path)
+                row_splits = [r[self.split_key] for r in rows]
+            kept = [r for r, s in zip(rows, row_splits) if s in self.split]
+            if not kept:
+                raise ValueError(
+                    f'{path}: no sample in split {list(self.split)}; the '
+                    f'splits present are {sorted(set(row_splits))}.')
+            rows = kept
+
+        to_index = self._label_mapping(rows, path)
+        img_prefix = self.data_prefix.get('img_path', '')
+        data_list = []
+        for row in rows:
+            img = str(row[self.img_key]).strip()
+            if not img:
+                raise ValueError(f'{path}: empty {self.img_key!r} in record '
+                                 f'{row}.')
+            info = dict(img_path=osp.join(img_prefix, img))
+            if self.label_key is not None:
+                info['gt_label'] = to_index(row[self.label_key])
+            if self.group_key is not None:
+                info['group_id'] = str(row[self.group_key])
+            data_list.append(info)
+        return data_list
+
+    def _label_mapping(self, rows: List[Dict], path: str):
+        """Return a function from a label cell to a class index, and set
+        ``self._metainfo['classes']`` when it was not given."""
+        if self.label_key is None:
+            return None
+        values = [str(r[self.label_key]).strip() for r in rows]
+        classes = self._metainfo.get('classes')
+        if classes is None and all(_is_int(v) for v in values):
+            return lambda v: int(str(v).strip())
+        if classes is None:
+            classes = tuple(sorted(set(values)))
+            self._metainfo['classes'] = classes
+        index = {name: i for i, name in enumerate(classes)}
+
+        def to_index(value):
+            value = str(value).strip()
+            if value in index:
+                return index[value]
+            if _is_int(value) and 0 <= int(value) < len(classes):
+                return int(value)
+            raise ValueError(
+                f'{path}: label {value!r} (column {self.label_key!r}) is '
+                f'neither one of the classes {list(classes)} nor an index '
+                f'below {len(classes)}.')
+
+        return to_index
+
+    def extra_repr(self) -> List[str]:
+        body = [f'Annotation file: \t{self.ann_file}']
+        if self.split is not None:
+            body.append(f'Split: \t{list(self.split)}')
+        if self.group_key is not None:
+            groups = {self.get_data_info(i).get('group_id')
+                      for i in range(len(self))}
+            body.append(f'Number of groups ({self.group_key}): \t'
+                        f'{len(groups)}')
+        return body
+
+
+def _is_int(value: str) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return True

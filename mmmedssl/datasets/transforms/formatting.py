@@ -1,0 +1,102 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+from typing import Sequence
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmpretrain.structures import DataSample
+
+from mmmedssl.registry import TRANSFORMS
+
+
+def to_channel_first_tensor(img, spatial_dims: int) -> torch.Tensor:
+    """Convert one image or volume to a ``(C, *spatial)`` tensor.
+
+    - 2D arrays: ``(H, W)`` -> ``(1, H, W)``; ``(H, W, C)`` -> ``(C, H, W)``
+      (the layout of cv2/mmcv images).
+    - 3D arrays: ``(D, H, W)`` -> ``(1, D, H, W)``; ``(C, D, H, W)`` kept.
+    - Tensors are taken as channel-first already; a missing channel axis is
+      added.
+    """
+    if isinstance(img, torch.Tensor):
+        tensor = img
+        if tensor.dim() == spatial_dims:
+            tensor = tensor.unsqueeze(0)
+    elif isinstance(img, np.ndarray):
+        if img.ndim == spatial_dims:
+            img = img[None]
+        elif spatial_dims == 2 and img.ndim == 3:
+            img = img.transpose(2, 0, 1)
+        tensor = torch.from_numpy(np.ascontiguousarray(img))
+    else:
+        raise TypeError('PackMedInputs: expected a numpy array or a tensor, '
+                        f'got {type(img).__name__}.')
+    if tensor.dim() != spatial_dims + 1:
+        raise ValueError(
+            f'PackMedInputs(spatial_dims={spatial_dims}): got an image of '
+            f'shape {tuple(tensor.shape)}; expected '
+            + ('(H, W) or (H, W, C)' if spatial_dims == 2 else
+               '(D, H, W) or (C, D, H, W)') + '.')
+    return tensor
+
+
+@TRANSFORMS.register_module()
+class PackMedInputs(BaseTransform):
+    """Pack an image, a volume or a list of views into ``inputs`` and a
+    ``DataSample``.
+
+    Unlike mmpretrain's ``PackInputs``, a 3D array is read as a volume when
+    ``spatial_dims=3`` instead of as an ``H, W, C`` image.
+
+    Args:
+        input_key (str): Key of the image(s). Defaults to ``'img'``.
+        spatial_dims (int): 2 for images, 3 for volumes.
+        algorithm_keys (Sequence[str]): Keys stored as data fields of the
+            sample (e.g. targets an algorithm needs).
+        meta_keys (Sequence[str]): Keys stored as metainfo when present.
+            ``group_id`` (lesion/patient/video) and ``view_metas`` travel
+            this way.
+    """
+
+    def __init__(self,
+                 input_key: str = 'img',
+                 spatial_dims: int = 2,
+                 algorithm_keys: Sequence[str] = (),
+                 meta_keys: Sequence[str] = ('sample_idx', 'img_path',
+                                             'ori_shape', 'img_shape',
+                                             'group_id', 'view_metas')):
+        if spatial_dims not in (2, 3):
+            raise ValueError('PackMedInputs: spatial_dims must be 2 or 3, '
+                             f'got {spatial_dims}.')
+        self.input_key = input_key
+        self.spatial_dims = spatial_dims
+        self.algorithm_keys = tuple(algorithm_keys)
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        if self.input_key not in results:
+            raise KeyError(f'PackMedInputs: no {self.input_key!r} in the '
+                           f'results; keys are {sorted(results)}.')
+        img = results[self.input_key]
+        if isinstance(img, (list, tuple)):
+            inputs = [to_channel_first_tensor(v, self.spatial_dims)
+                      for v in img]
+        else:
+            inputs = to_channel_first_tensor(img, self.spatial_dims)
+
+        sample = DataSample()
+        if 'gt_label' in results:
+            sample.set_gt_label(results['gt_label'])
+        for key in self.algorithm_keys:
+            if key in results:
+                sample.set_field(results[key], key)
+        sample.set_metainfo(
+            {k: results[k]
+             for k in self.meta_keys if k in results})
+        return dict(inputs=inputs, data_samples=sample)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(input_key={self.input_key!r}, '
+                f'spatial_dims={self.spatial_dims}, '
+                f'algorithm_keys={self.algorithm_keys}, '
+                f'meta_keys={self.meta_keys})')

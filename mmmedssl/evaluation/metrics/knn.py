@@ -1,0 +1,116 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.evaluator import BaseMetric
+
+from mmmedssl.registry import METRICS
+
+
+def knn_predict(features: torch.Tensor,
+                labels: torch.Tensor,
+                num_classes: int,
+                k: int = 20,
+                temperature: float = 0.07,
+                groups: Optional[torch.Tensor] = None,
+                chunk_size: int = 1024) -> torch.Tensor:
+    """Leave-one-out weighted kNN class scores of every sample.
+
+    Each sample is classified by its ``k`` most cosine-similar *other*
+    samples, each voting for its label with weight ``exp(sim / temperature)``
+    (the rule of Wu et al. 2018 used by most SSL kNN monitors). With
+    ``groups``, neighbours from the query's own group (same lesion, patient or
+    video) are excluded too, so that near-duplicate images of one source do
+    not inflate the score.
+
+    Returns:
+        Tensor: ``(N, num_classes)`` vote scores.
+    """
+    feats = F.normalize(features.float(), dim=1)
+    n = feats.shape[0]
+    k = min(k, n - 1)
+    if k < 1:
+        raise ValueError('kNN needs at least two samples.')
+    scores = torch.zeros(n, num_classes)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        sim = feats[start:stop] @ feats.T
+        rows = torch.arange(start, stop)
+        sim[rows - start, rows] = -float('inf')
+        if groups is not None:
+            same = groups[start:stop, None] == groups[None, :]
+            sim[same] = -float('inf')
+        top_sim, top_idx = sim.topk(k, dim=1)
+        weights = (top_sim / temperature).exp()  # exp(-inf) = 0: no vote
+        votes = F.one_hot(labels[top_idx], num_classes).float()
+        scores[start:stop] = (votes * weights.unsqueeze(-1)).sum(dim=1)
+    return scores
+
+
+@METRICS.register_module()
+class KNNAccuracy(BaseMetric):
+    """Leave-one-out kNN accuracy on backbone features.
+
+    A cheap monitor of self-supervised pretraining: run the evaluation loop
+    over a labelled split with a model in ``'predict'`` mode (which stores
+    pooled backbone features as ``feature`` in each data sample) and classify
+    every sample by its nearest neighbours among the others.
+
+    Args:
+        k (int): Number of neighbours. Defaults to 20.
+        temperature (float): Vote temperature. Defaults to 0.07.
+        exclude_same_group (bool): Ignore neighbours that share the query's
+            ``group_id`` (needs ``group_key`` in the dataset). Defaults to
+            True.
+        topk (Sequence[int]): Report top-k accuracies. Defaults to (1, ).
+        prefix (str): Metric name prefix. Defaults to ``'knn'``.
+    """
+    default_prefix = 'knn'
+
+    def __init__(self,
+                 k: int = 20,
+                 temperature: float = 0.07,
+                 exclude_same_group: bool = True,
+                 topk: Sequence[int] = (1, ),
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.k = k
+        self.temperature = temperature
+        self.exclude_same_group = exclude_same_group
+        self.topk = tuple(topk)
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            if 'feature' not in sample:
+                raise KeyError(
+                    'KNNAccuracy needs `feature` in each data sample: '
+                    "evaluate a model whose 'predict' mode returns features "
+                    '(any mmmedssl self-supervised algorithm).')
+            if 'gt_label' not in sample:
+                raise KeyError('KNNAccuracy needs labelled samples '
+                               '(set label_key in the evaluation dataset).')
+            self.results.append(
+                dict(
+                    feature=sample['feature'].detach().cpu(),
+                    label=int(sample['gt_label'].reshape(-1)[0]),
+                    group=sample.get('group_id')))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        feats = torch.stack([r['feature'] for r in results])
+        labels = torch.tensor([r['label'] for r in results])
+        groups = None
+        if self.exclude_same_group and results[0]['group'] is not None:
+            ids = {}
+            groups = torch.tensor(
+                [ids.setdefault(r['group'], len(ids)) for r in results])
+        num_classes = int(labels.max()) + 1
+        scores = knn_predict(feats, labels, num_classes, self.k,
+                             self.temperature, groups)
+        metrics = {}
+        for topk in self.topk:
+            pred = scores.topk(min(topk, num_classes), dim=1).indices
+            correct = (pred == labels[:, None]).any(dim=1).float().mean()
+            metrics[f'top{topk}'] = float(correct) * 100
+        return metrics

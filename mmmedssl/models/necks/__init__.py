@@ -1,0 +1,4 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+# mmpretrain's modules (ResNet, MoCoV2Neck, ContrastiveHead, CrossEntropyLoss, ...)
+# resolve through the registry parent; mmmedssl-specific ones go here.
+__all__ = []

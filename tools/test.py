@@ -1,0 +1,87 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG [CHECKPOINT]``.
+
+Runs the config's ``test_dataloader`` and ``test_evaluator`` (for
+self-supervised configs: kNN accuracy on backbone features). Without a
+checkpoint the model is evaluated as the config initialises it (random
+init, or ``init_cfg``), which gives the baseline to compare against.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+import mmmedssl  # noqa: F401  (safe loading before anything is loaded)
+from mmengine.config import Config, DictAction
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from train import build_runner  # noqa: E402
+
+from mmmedssl.utils.checkpoint import TRUST_ENV  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Evaluate a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        help='checkpoint file; leave out to evaluate the initialised model')
+    parser.add_argument('--work-dir', help='the dir to save logs')
+    parser.add_argument('--out', help='write the metrics to this JSON file')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoint with full unpickling (can run code from '
+        'the file): only for files you trust')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not osp.isfile(args.config):
+        raise SystemExit(f'Config file {args.config} does not exist.')
+    if args.checkpoint is not None and not osp.isfile(args.checkpoint):
+        raise SystemExit(f'Checkpoint {args.checkpoint} does not exist.')
+    if args.trust_checkpoint:
+        os.environ[TRUST_ENV] = '1'
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if isinstance(loader, dict) and loader.get('num_workers', 0) == 0:
+            loader['persistent_workers'] = False
+    runner = build_runner(cfg)
+    metrics = runner.test()
+    if args.out and runner.rank == 0:
+        with open(args.out, 'w') as f:
+            json.dump(metrics, f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,178 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+"""Train a model from a config: ``python tools/train.py CONFIG [options]``.
+
+The arguments are mmpretrain's. On top of them this script makes CPU runs
+sane (no persistent workers without workers, no pinned memory without CUDA),
+runs distributed training on CPU processes (gloo) when CUDA is absent, and
+refuses ``--amp`` on CPU with an explanation.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+# Importing mmmedssl first installs the safe checkpoint loader and atomic
+# checkpoint writer for everything below.
+import mmmedssl  # noqa: F401,E402
+import torch
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.registry import RUNNERS, init_default_scope
+from mmengine.runner import Runner
+
+from mmmedssl.engine import find_resume_checkpoint, prepare_launcher
+from mmmedssl.utils import register_all_modules
+from mmmedssl.utils.checkpoint import TRUST_ENV
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint; without a value, from the '
+        'latest checkpoint in the work dir (a fresh start if there is none)')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision (fp16 with a dynamic loss scale); '
+        'needs a CUDA device')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual batch size over '
+        '`auto_scale_lr.base_batch_size`')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='do not pin memory in the dataloaders')
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='do not keep dataloader workers alive between epochs')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load checkpoints with full unpickling (can run code from the '
+        'file): only for files you trust that the safe loader refuses')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs such as '
+        'train_dataloader.batch_size=16 or model.backbone.depth=18')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch>=2.0) or
+    # --local_rank; torchrun passes neither and sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _each_dataloader(cfg):
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if isinstance(loader, dict):
+            yield loader
+
+
+def merge_args(cfg: Config, args) -> Config:
+    """Merge command-line arguments into the config."""
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit(
+                '--amp needs a CUDA device: mixed precision here is fp16 '
+                'with a dynamic loss scale, which mmengine runs on GPUs '
+                'only. This machine has no CUDA device; train in fp32 by '
+                'leaving out --amp.')
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if optim_wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise SystemExit(f'--amp cannot be combined with optim_wrapper '
+                             f'type {optim_wrapper!r}.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    if args.auto_scale_lr:
+        cfg.setdefault('auto_scale_lr', ConfigDict(base_batch_size=256))
+        cfg.auto_scale_lr.enable = True
+
+    cuda = torch.cuda.is_available()
+    for loader in _each_dataloader(cfg):
+        loader.setdefault('collate_fn', dict(type='default_collate'))
+        workers = loader.get('num_workers', 0)
+        loader.setdefault('persistent_workers', workers > 0)
+        loader.setdefault('pin_memory', cuda)
+        if args.no_pin_memory or not cuda:
+            loader['pin_memory'] = False
+        # persistent_workers raises in torch without workers.
+        if args.no_persistent_workers or workers == 0:
+            loader['persistent_workers'] = False
+
+    if args.trust_checkpoint:
+        os.environ[TRUST_ENV] = '1'
+
+    if args.resume == 'auto':
+        found = find_resume_checkpoint(cfg.work_dir)
+        cfg.resume = found is not None
+        cfg.load_from = found
+        if found is None:
+            print(f'--resume: no checkpoint in {cfg.work_dir}, starting '
+                  'from scratch.')
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise SystemExit(f'--resume {args.resume}: no such checkpoint '
+                             'file.')
+        cfg.resume = True
+        cfg.load_from = args.resume
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    register_all_modules(init_default_scope=False)
+    if cfg.get('default_scope') is not None:
+        init_default_scope(cfg.default_scope)
+    cfg = prepare_launcher(cfg)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not osp.isfile(args.config):
+        raise SystemExit(f'Config file {args.config} does not exist.')
+    cfg = Config.fromfile(args.config)
+    cfg = merge_args(cfg, args)
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

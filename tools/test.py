@@ -15,8 +15,8 @@ import sys
 import mmmedssl  # noqa: F401  (safe loading before anything is loaded)
 from mmengine.config import Config, DictAction
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from train import build_runner  # noqa: E402
+from mmmedssl.apis import build_runner
+
 
 from mmmedssl.utils.checkpoint import TRUST_ENV  # noqa: E402
 

@@ -16,11 +16,9 @@ import sys
 import mmmedssl  # noqa: F401,E402
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.registry import RUNNERS, init_default_scope
-from mmengine.runner import Runner
 
-from mmmedssl.engine import find_resume_checkpoint, prepare_launcher
-from mmmedssl.utils import register_all_modules
+from mmmedssl.apis import build_runner
+from mmmedssl.engine import find_resume_checkpoint
 from mmmedssl.utils.checkpoint import TRUST_ENV
 
 
@@ -152,16 +150,6 @@ def merge_args(cfg: Config, args) -> Config:
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
-
-
-def build_runner(cfg: Config) -> Runner:
-    register_all_modules(init_default_scope=False)
-    if cfg.get('default_scope') is not None:
-        init_default_scope(cfg.default_scope)
-    cfg = prepare_launcher(cfg)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
 
 
 def main(argv=None):

@@ -49,10 +49,27 @@ def _numpy_globals() -> list:
     ]
 
 
+# HistoryBuffer pickles its statistics methods as
+# getattr(HistoryBuffer, 'mean'); a general getattr would open attribute
+# access on every allowed class, so only these lookups are served.
+_HISTORY_BUFFER_METHODS = ('min', 'max', 'mean', 'current')
+
+
+def _history_buffer_getattr(obj, name, *default):
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
+        return getattr(obj, name)
+    raise UnsafeCheckpointError(
+        f'getattr({obj!r}, {name!r}) is not allowed while loading a '
+        'checkpoint: only HistoryBuffer statistics methods are.')
+
+
 def safe_checkpoint_globals() -> List:
     """Everything besides tensors and builtin containers that mmmedssl
     checkpoints may contain; all of it is data, none of it runs code."""
-    return [HistoryBuffer, *_numpy_globals()]
+    return [
+        HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr'),
+        *_numpy_globals()
+    ]
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -117,7 +134,10 @@ def _unsafe_globals(filename: str) -> List[str]:
     """Names of the globals outside the allowlist; reads without executing."""
     allowed = set()
     for obj in safe_checkpoint_globals():
-        allowed.add(f'{obj.__module__}.{obj.__qualname__}')
+        if isinstance(obj, tuple):
+            allowed.add(obj[1])
+        else:
+            allowed.add(f'{obj.__module__}.{obj.__qualname__}')
     try:
         found = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
     except Exception:  # not a zip checkpoint: the error message says enough

@@ -3,20 +3,23 @@
 
     python tools/dataset_converters/make_demo_data.py [--out data/demo_derm]
 
-Deterministic for a given ``--seed``. Four classes differ in lesion *shape
-and structure*, not in colour:
+Deterministic for a given ``--seed``. Four classes differ in lesion shape,
+structure and (with overlap) pigment, as lesion types do:
 
-- ``round``: a smooth, nearly circular disc;
-- ``irregular``: a ragged, star-like border;
-- ``halo``: a dark rim around a lighter centre;
-- ``globular``: a cluster of small round globules.
+- ``round``: a smooth, nearly circular tan or brown disc;
+- ``irregular``: a ragged, star-like, dark brown or blue-black lesion;
+- ``halo``: a brown rim around a lighter centre;
+- ``globular``: a cluster of small red or pink globules.
 
-Colour is a nuisance: every lesion draws its pigment from the same palette
-and sits on a random skin tone, so a model has to look at shape to tell the
-classes apart (what colour-jitter-invariant self-supervised features learn,
-and raw colour statistics do not). Each lesion (``lesion_id``) is
-photographed ``--images-per-lesion`` times with a different pose, scale,
-lighting and noise, and lesions, not images, are split into train and val.
+A quarter of the lesions take their pigment from any class, so colour alone
+does not give the class away. The nuisances are the ones of real photos:
+skin tone and tint, lighting, vignetting, noise, and the lesion's position,
+size and orientation. The skin covers most of each image, so features of a
+random network mostly encode skin tone; features that ignore the nuisances
+(what augmentation-invariant self-supervised learning aims for) separate the
+classes. Each lesion (``lesion_id``) is photographed
+``--images-per-lesion`` times with a different pose, scale, lighting and
+noise, and lesions, not images, are split into train and val.
 
 Output: ``images/*.png`` and ``labels.csv`` with the columns
 ``image,label,label_idx,lesion_id,split``.
@@ -30,10 +33,14 @@ import cv2
 import numpy as np
 
 CLASSES = ('round', 'irregular', 'halo', 'globular')
-# Pigment colours (BGR) shared by all classes: tan, brown, dark brown,
-# red-brown, pinkish.
-PALETTE = np.array([[96, 140, 190], [50, 85, 140], [30, 50, 85],
-                    [60, 70, 150], [130, 120, 200]], dtype=np.float32)
+# Pigment colours (BGR) of each class.
+PIGMENTS = (
+    np.array([[96, 140, 190], [50, 85, 140]], np.float32),  # tan, brown
+    np.array([[30, 50, 85], [80, 50, 40]], np.float32),  # dark, blue-black
+    np.array([[50, 85, 140], [40, 70, 120]], np.float32),  # browns
+    np.array([[60, 70, 170], [130, 120, 210]], np.float32),  # red, pink
+)
+ALL_PIGMENTS = np.concatenate(PIGMENTS)
 
 
 def parse_args(argv=None):
@@ -54,12 +61,15 @@ def parse_args(argv=None):
 
 def lesion_params(rng: np.random.Generator, label: int) -> dict:
     """What stays fixed across all photos of one lesion."""
+    palette = ALL_PIGMENTS if rng.random() < 0.25 else PIGMENTS[label]
     return dict(
         label=label,
         radius=rng.uniform(0.22, 0.32),
         aspect=rng.uniform(0.8, 1.0) if label != 1 else rng.uniform(0.7, 1.0),
-        pigment=PALETTE[rng.integers(len(PALETTE))] * rng.uniform(0.85, 1.15),
-        skin=np.array([170, 190, 225], np.float32) * rng.uniform(0.75, 1.05),
+        pigment=palette[rng.integers(len(palette))] * rng.uniform(0.85, 1.15),
+        # Skin tone (overall) and tint (per channel).
+        skin=np.array([170, 190, 225], np.float32) * rng.uniform(0.55, 1.1)
+        * rng.uniform(0.9, 1.1, size=3).astype(np.float32),
         # Ragged border: random harmonics of the radius.
         harmonics=[(int(rng.integers(5, 11)), rng.uniform(0.15, 0.3),
                     rng.uniform(0, 2 * np.pi)) for _ in range(3)],

@@ -1,0 +1,73 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+import math
+
+import pytest
+import torch
+from mmpretrain.structures import DataSample
+
+from mmmedssl.evaluation import KNNAccuracy, knn_predict
+
+
+def _reference(feats, labels, num_classes, k, temperature, groups=None):
+    """Plain loops: each sample voted on by its k nearest others."""
+    scores = []
+    for i in range(len(feats)):
+        sims = []
+        for j in range(len(feats)):
+            if j == i or (groups is not None and groups[j] == groups[i]):
+                continue
+            a, b = feats[i], feats[j]
+            cos = sum(x * y for x, y in zip(a, b)) / (
+                math.sqrt(sum(x * x for x in a)) *
+                math.sqrt(sum(y * y for y in b)))
+            sims.append((cos, j))
+        sims.sort(reverse=True)
+        row = [0.0] * num_classes
+        for cos, j in sims[:k]:
+            row[labels[j]] += math.exp(cos / temperature)
+        scores.append(row)
+    return torch.tensor(scores)
+
+
+@pytest.mark.parametrize('use_groups', [False, True])
+def test_knn_scores_match_a_loop_reference(use_groups):
+    torch.manual_seed(0)
+    feats = torch.randn(23, 5)
+    labels = torch.randint(0, 3, (23, ))
+    groups = torch.arange(23) // 3 if use_groups else None
+    ours = knn_predict(feats, labels, 3, k=4, temperature=0.5,
+                       groups=groups, chunk_size=7)
+    ref = _reference(feats.tolist(), labels.tolist(), 3, 4, 0.5,
+                     groups.tolist() if use_groups else None)
+    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
+
+
+def _samples(feats, labels, groups):
+    out = []
+    for f, y, g in zip(feats, labels, groups):
+        s = DataSample().set_gt_label(int(y))
+        s.set_field(f, 'feature')
+        s.set_metainfo(dict(group_id=g))
+        out.append(s.to_dict())
+    return out
+
+
+def test_metric_excludes_same_group_neighbours():
+    # Two copies of each image in one group: with the group excluded the
+    # duplicate cannot vote, and the nearest other sample has the other
+    # label; without exclusion the duplicate decides.
+    feats = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.9, 0.1], [0.9, 0.1]])
+    labels = [0, 0, 1, 1]
+    groups = ['a', 'a', 'b', 'b']
+    metric = KNNAccuracy(k=1, exclude_same_group=True)
+    metric.process(None, _samples(feats, labels, groups))
+    assert metric.evaluate(4) == {'knn/top1': 0.0}
+    metric = KNNAccuracy(k=1, exclude_same_group=False)
+    metric.process(None, _samples(feats, labels, groups))
+    assert metric.evaluate(4) == {'knn/top1': 100.0}
+
+
+def test_metric_needs_features_and_labels():
+    metric = KNNAccuracy()
+    with pytest.raises(KeyError, match='feature'):
+        metric.process(None, [DataSample().set_gt_label(0).to_dict()])

@@ -43,7 +43,11 @@ def tiny_demo_data(tmp_path_factory):
 
 def tiny_config_text(data_root: str, extra: str = '') -> str:
     """A config that inherits the demo config and shrinks everything: a
-    ResNet-18 with 8 base channels at 16x16, batch 8, 2 epochs."""
+    ResNet-18 with 8 base channels at 32x32, batch 8, 2 epochs.
+
+    ``extra`` is appended: modify the loaders in place there
+    (``train_dataloader.update(...)``), since assigning a new dict would drop
+    the ``data_root`` set here."""
     return textwrap.dedent(f'''
         _base_ = [{DEMO_CONFIG!r}]
         data_root = {data_root!r}

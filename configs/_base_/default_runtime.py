@@ -8,6 +8,10 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Averages BatchNorm statistics (and other buffers) over ranks at the
+    # end of each epoch, so every rank holds the same model; a no-op on one
+    # process.
+    sync_buffers=dict(type='SyncFloatBuffersHook'),
     # Saves/restores RNG states so that --resume continues exactly.
     rng_state=dict(type='RNGStateHook'),
 )

@@ -18,6 +18,9 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 
+CPU_DDP_WRAPPER = 'mmmedssl.models.utils.MedDistributedDataParallel'
+
+
 def _slurm_env() -> None:
     """Derive torch.distributed's variables from SLURM's."""
     os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
@@ -71,9 +74,11 @@ def prepare_launcher(cfg: Config) -> Config:
             world_size=int(os.environ['WORLD_SIZE']),
             timeout=timedelta(seconds=timeout))
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    # The Runner looks wrappers up in mmengine's root registry, which does
+    # not see mmmedssl's node by plain name: use the import path.
     if wrapper.get('type', 'MMDistributedDataParallel') in (
             'MMDistributedDataParallel', 'MedDistributedDataParallel'):
-        wrapper['type'] = 'MedDistributedDataParallel'
+        wrapper['type'] = CPU_DDP_WRAPPER
     wrapper['device_ids'] = None
     wrapper.setdefault('broadcast_buffers', False)
     wrapper.setdefault('find_unused_parameters',

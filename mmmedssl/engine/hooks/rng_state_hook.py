@@ -58,14 +58,35 @@ class RNGStateHook(Hook):
     def __init__(self) -> None:
         self._resumed_state = None
         self._state_before_val = None
+        self._states = None  # per-rank states of the coming checkpoint
+        self._iter_interval = None
 
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+    def _capture(self) -> None:
+        # Checkpoints are written by rank 0 only, so every rank hands its
+        # state over here, where all ranks run (before CheckpointHook, whose
+        # priority is VERY_LOW).
         from mmengine.dist import all_gather_object, get_world_size
         state = get_rng_state()
-        if get_world_size() > 1:
-            checkpoint['rng_state'] = all_gather_object(state)
-        else:
-            checkpoint['rng_state'] = [state]
+        self._states = (all_gather_object(state)
+                        if get_world_size() > 1 else [state])
+
+    def after_train_epoch(self, runner) -> None:
+        self._capture()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if self._iter_interval and (
+                (runner.iter + 1) % self._iter_interval == 0
+                or runner.iter + 1 == runner.max_iters):
+            self._capture()
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        from mmengine.dist import get_world_size
+        states = self._states
+        if states is None and get_world_size() == 1:
+            states = [get_rng_state()]
+        if states is not None:
+            checkpoint['rng_state'] = states
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # Only resuming restores the states; loading weights with
@@ -85,6 +106,10 @@ class RNGStateHook(Hook):
         self._resumed_state = states[get_rank()]
 
     def before_train(self, runner) -> None:
+        from mmengine.hooks import CheckpointHook
+        for hook in runner.hooks:
+            if isinstance(hook, CheckpointHook) and not hook.by_epoch:
+                self._iter_interval = hook.interval
         if self._resumed_state is not None:
             set_rng_state(self._resumed_state)
             self._resumed_state = None

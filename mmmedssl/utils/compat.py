@@ -5,6 +5,10 @@
   numpy 2 refuses for negative factors ("out of bounds for uint8"), so every
   ``ColorJitter`` with ``hue > 0`` crashes about half the time. We replace it
   with an equivalent that wraps the hue shift modulo 256 explicitly.
+- mmengine resolves ``_base_ = 'pkg::path'`` config references only for the
+  packages it lists in ``MODULE2PACKAGE``; we add ``mmmedssl`` so that other
+  projects can inherit our configs by package name (once mmmedssl is
+  imported, as every mmmedssl tool does first).
 """
 import cv2
 import mmcv
@@ -40,4 +44,6 @@ def apply_compat_patches() -> None:
         return
     for module in (mmcv, mmcv.image, mmcv.image.photometric):
         module.adjust_hue = adjust_hue
+    from mmengine.config.utils import MODULE2PACKAGE
+    MODULE2PACKAGE.setdefault('mmmedssl', 'mmmedssl')
     _applied = True

@@ -28,3 +28,27 @@ def test_ham10000_splits_keep_lesions_apart():
     assert not groups['train'] & groups['val']
     assert not groups['train'] & groups['test']
     assert osp.isfile(splits['val'].get_data_info(0)['img_path'])
+
+
+@pytest.mark.skipif(not osp.isdir(HAM), reason='../shared/data is absent')
+def test_ham10000_config_pipeline_reads_real_images():
+    from mmengine.config import Config
+
+    from mmmedssl.registry import DATASETS
+    repo = osp.join(osp.dirname(__file__), '..', '..')
+    cfg = Config.fromfile(
+        osp.join(repo, 'configs', 'mocov2',
+                 'mocov2_resnet18_1xb64-coslr-20e_ham10000-64px.py'))
+    train_cfg = cfg.train_dataloader.dataset
+    train_cfg.data_root = HAM  # the config's path is relative to the repo
+    train = DATASETS.build(train_cfg)
+    assert len(train) == 6977
+    sample = train[0]
+    assert [v.shape for v in sample['inputs']] == [(3, 64, 64)] * 2
+    assert sample['data_samples'].group_id.startswith('HAM_')
+    test_cfg = cfg.test_dataloader.dataset
+    test_cfg.data_root = HAM
+    test = DATASETS.build(test_cfg)
+    assert len(test) == 2047
+    assert test[0]['inputs'].shape == (3, 64, 64)
+    assert 0 <= int(test[0]['data_samples'].gt_label) < 7

@@ -15,10 +15,9 @@ import sys
 import mmmedssl  # noqa: F401  (safe loading before anything is loaded)
 from mmengine.config import Config, DictAction
 
-from mmmedssl.apis import build_runner
-
-
-from mmmedssl.utils.checkpoint import TRUST_ENV  # noqa: E402
+from mmmedssl.apis import (build_runner, sanitize_dataloaders,
+                           set_default_work_dir)
+from mmmedssl.utils.checkpoint import TRUST_ENV
 
 
 def parse_args(argv=None):
@@ -64,17 +63,10 @@ def main(argv=None):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_default_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(name)
-        if isinstance(loader, dict) and loader.get('num_workers', 0) == 0:
-            loader['persistent_workers'] = False
+    sanitize_dataloaders(cfg)
     runner = build_runner(cfg)
     metrics = runner.test()
     if args.out and runner.rank == 0:

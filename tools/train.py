@@ -17,7 +17,8 @@ import mmmedssl  # noqa: F401,E402
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
-from mmmedssl.apis import build_runner
+from mmmedssl.apis import (build_runner, sanitize_dataloaders,
+                           set_default_work_dir)
 from mmmedssl.engine import find_resume_checkpoint
 from mmmedssl.utils.checkpoint import TRUST_ENV
 
@@ -80,23 +81,12 @@ def parse_args(argv=None):
     return args
 
 
-def _each_dataloader(cfg):
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(name)
-        if isinstance(loader, dict):
-            yield loader
-
-
 def merge_args(cfg: Config, args) -> Config:
     """Merge command-line arguments into the config."""
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_default_work_dir(cfg, args.config, args.work_dir)
 
     if args.amp:
         if not torch.cuda.is_available():
@@ -121,17 +111,7 @@ def merge_args(cfg: Config, args) -> Config:
         cfg.setdefault('auto_scale_lr', ConfigDict(base_batch_size=256))
         cfg.auto_scale_lr.enable = True
 
-    cuda = torch.cuda.is_available()
-    for loader in _each_dataloader(cfg):
-        loader.setdefault('collate_fn', dict(type='default_collate'))
-        workers = loader.get('num_workers', 0)
-        loader.setdefault('persistent_workers', workers > 0)
-        loader.setdefault('pin_memory', cuda)
-        if args.no_pin_memory or not cuda:
-            loader['pin_memory'] = False
-        # persistent_workers raises in torch without workers.
-        if args.no_persistent_workers or workers == 0:
-            loader['persistent_workers'] = False
+    sanitize_dataloaders(cfg, args.no_pin_memory, args.no_persistent_workers)
 
     if args.trust_checkpoint:
         os.environ[TRUST_ENV] = '1'

@@ -1,7 +1,44 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
+import os.path as osp
+
+import torch
 from mmengine.config import Config
 from mmengine.registry import RUNNERS, init_default_scope
 from mmengine.runner import Runner
+
+
+def set_default_work_dir(cfg: Config, config_path: str,
+                         work_dir: str = None) -> None:
+    """``work_dir`` from the command line, else the config's, else
+    ``./work_dirs/<config name>``."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
+
+
+def sanitize_dataloaders(cfg: Config,
+                         no_pin_memory: bool = False,
+                         no_persistent_workers: bool = False) -> None:
+    """Dataloader settings that work on the machine at hand.
+
+    ``default_collate`` unless set; ``persistent_workers`` only with workers
+    (torch raises otherwise) and ``pin_memory`` only with CUDA.
+    """
+    cuda = torch.cuda.is_available()
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if not isinstance(loader, dict):
+            continue
+        loader.setdefault('collate_fn', dict(type='default_collate'))
+        workers = loader.get('num_workers', 0)
+        loader.setdefault('persistent_workers', workers > 0)
+        loader.setdefault('pin_memory', cuda)
+        if no_pin_memory or not cuda:
+            loader['pin_memory'] = False
+        if no_persistent_workers or workers == 0:
+            loader['persistent_workers'] = False
 
 
 def build_runner(cfg: Config) -> Runner:

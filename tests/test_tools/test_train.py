@@ -159,3 +159,26 @@ def test_missing_config_and_checkpoint_errors(tmp_path, tiny_config):
     proc = python_tool('tools/train.py', tiny_config, '--resume',
                        str(tmp_path / 'gone.pth'), check=False)
     assert proc.returncode != 0 and 'no such checkpoint' in proc.stdout
+
+
+class _Payload:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path, ))
+
+
+def test_tools_refuse_a_malicious_checkpoint(tmp_path, tiny_config):
+    marker = tmp_path / 'created_by_pickle'
+    evil = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {}, 'meta': {}, 'x': _Payload(str(marker))},
+               evil)
+    for args in (['tools/test.py', tiny_config, evil],
+                 ['tools/train.py', tiny_config, '--resume', evil]):
+        proc = python_tool(*args, '--work-dir', str(tmp_path / 'w'),
+                           check=False)
+        assert proc.returncode != 0
+        assert 'UnsafeCheckpointError' in proc.stdout
+        assert 'posix.mkdir' in proc.stdout
+        assert not marker.exists()

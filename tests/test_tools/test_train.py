@@ -182,3 +182,10 @@ def test_tools_refuse_a_malicious_checkpoint(tmp_path, tiny_config):
         assert 'UnsafeCheckpointError' in proc.stdout
         assert 'posix.mkdir' in proc.stdout
         assert not marker.exists()
+
+
+def test_print_config_applies_overrides(tiny_config):
+    proc = python_tool('tools/misc/print_config.py', tiny_config,
+                       '--cfg-options', 'model.queue_len=48')
+    assert 'queue_len=48' in proc.stdout
+    assert "type='MedMoCo'" in proc.stdout

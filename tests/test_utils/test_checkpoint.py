@@ -128,3 +128,24 @@ def test_mmengine_save_checkpoint_is_atomic(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert torch.equal(safe_load(path)['state_dict']['w'], torch.ones(1))
     assert sorted(os.listdir(tmp_path)) == ['epoch_1.pth']
+
+
+def test_init_cfg_pretrained_with_prefix_loads_a_runner_checkpoint(tmp_path):
+    from mmmedssl.registry import MODELS
+    backbone_cfg = dict(type='ResNet', depth=18, stem_channels=4,
+                        base_channels=4)
+    source = MODELS.build(backbone_cfg)
+    ckpt = _runner_like_checkpoint()
+    ckpt['state_dict'] = {
+        f'backbone.{k}': v
+        for k, v in source.state_dict().items()
+    }
+    path = str(tmp_path / 'pretrain.pth')
+    torch.save(ckpt, path)
+    target = MODELS.build(
+        dict(backbone_cfg,
+             init_cfg=dict(type='Pretrained', checkpoint=path,
+                           prefix='backbone.')))
+    target.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key

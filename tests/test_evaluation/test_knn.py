@@ -61,10 +61,25 @@ def test_metric_excludes_same_group_neighbours():
     groups = ['a', 'a', 'b', 'b']
     metric = KNNAccuracy(k=1, exclude_same_group=True)
     metric.process(None, _samples(feats, labels, groups))
-    assert metric.evaluate(4) == {'knn/top1': 0.0}
+    assert metric.evaluate(4) == {'knn/top1': 0.0, 'knn/balanced_acc': 0.0}
     metric = KNNAccuracy(k=1, exclude_same_group=False)
     metric.process(None, _samples(feats, labels, groups))
-    assert metric.evaluate(4) == {'knn/top1': 100.0}
+    assert metric.evaluate(4) == {
+        'knn/top1': 100.0, 'knn/balanced_acc': 100.0}
+
+
+def test_balanced_accuracy_is_mean_class_recall():
+    # 4 samples of class 0 all right, 1 of class 1 wrong (its only
+    # neighbours are class 0, and it is no one's nearest neighbour):
+    # accuracy 80 %, balanced accuracy 50 %.
+    feats = torch.tensor([[1.0, 0.0], [0.99, 0.1], [0.98, 0.2], [0.97, 0.3],
+                          [0.0, 1.0]])
+    metric = KNNAccuracy(k=1, exclude_same_group=False, topk=(1, 2))
+    metric.process(None, _samples(feats, [0, 0, 0, 0, 1], list('abcde')))
+    result = metric.evaluate(5)
+    assert result['knn/top1'] == pytest.approx(80.0)
+    assert result['knn/balanced_acc'] == pytest.approx(50.0)
+    assert result['knn/top2'] == pytest.approx(100.0)
 
 
 def test_metric_needs_features_and_labels():

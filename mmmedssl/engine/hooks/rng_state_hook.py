@@ -3,7 +3,8 @@ import random
 
 import numpy as np
 import torch
-from mmengine.hooks import Hook
+from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.hooks import CheckpointHook, Hook
 
 from mmmedssl.registry import HOOKS
 
@@ -65,7 +66,6 @@ class RNGStateHook(Hook):
         # Checkpoints are written by rank 0 only, so every rank hands its
         # state over here, where all ranks run (before CheckpointHook, whose
         # priority is VERY_LOW).
-        from mmengine.dist import all_gather_object, get_world_size
         state = get_rng_state()
         self._states = (all_gather_object(state)
                         if get_world_size() > 1 else [state])
@@ -81,7 +81,6 @@ class RNGStateHook(Hook):
             self._capture()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        from mmengine.dist import get_world_size
         states = self._states
         if states is None and get_world_size() == 1:
             states = [get_rng_state()]
@@ -94,7 +93,6 @@ class RNGStateHook(Hook):
         # call, so the states are applied in before_train.
         if not runner._resume or 'rng_state' not in checkpoint:
             return
-        from mmengine.dist import get_rank, get_world_size
         states = checkpoint['rng_state']
         if len(states) != get_world_size():
             runner.logger.warning(
@@ -106,7 +104,6 @@ class RNGStateHook(Hook):
         self._resumed_state = states[get_rank()]
 
     def before_train(self, runner) -> None:
-        from mmengine.hooks import CheckpointHook
         for hook in runner.hooks:
             if isinstance(hook, CheckpointHook) and not hook.by_epoch:
                 self._iter_interval = hook.interval

@@ -2,7 +2,7 @@
 # Distributed evaluation with torchrun:
 #   tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py options]
 # Environment: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1),
-# PORT (29500), PYTHON (python).
+# PORT (29500), PYTHON (see find_python.sh).
 set -e
 CONFIG=$1
 CHECKPOINT=$2
@@ -11,9 +11,9 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
+. "$(dirname "$0")/find_python.sh"
 
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+PYTHONPATH="$REPO_ROOT":$PYTHONPATH \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \

@@ -11,7 +11,7 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
+. "$(dirname "$0")/find_python.sh"
 PY_ARGS=${@:5}
 if [ "$GPUS_PER_NODE" -gt 0 ]; then
     GRES="--gres=gpu:${GPUS_PER_NODE}"
@@ -21,7 +21,7 @@ else
     TASKS_PER_NODE=${TASKS_PER_NODE:-1}
 fi
 
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+PYTHONPATH="$REPO_ROOT":$PYTHONPATH \
 srun -p "${PARTITION}" \
     --job-name="${JOB_NAME}" \
     ${GRES} \

@@ -2,7 +2,7 @@
 # Training on a SLURM cluster:
 #   [GPUS=8] tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [options]
 # Environment: GPUS (8, total tasks), GPUS_PER_NODE (8), CPUS_PER_TASK (5),
-# SRUN_ARGS (extra srun arguments), PYTHON (python). With GPUS_PER_NODE=0
+# SRUN_ARGS (extra srun arguments), PYTHON (see find_python.sh). With GPUS_PER_NODE=0
 # no GPUs are requested and the tasks train on CPU (gloo).
 set -x
 PARTITION=$1
@@ -13,7 +13,7 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
+. "$(dirname "$0")/find_python.sh"
 PY_ARGS=${@:5}
 if [ "$GPUS_PER_NODE" -gt 0 ]; then
     GRES="--gres=gpu:${GPUS_PER_NODE}"
@@ -23,7 +23,7 @@ else
     TASKS_PER_NODE=${TASKS_PER_NODE:-1}
 fi
 
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+PYTHONPATH="$REPO_ROOT":$PYTHONPATH \
 srun -p "${PARTITION}" \
     --job-name="${JOB_NAME}" \
     ${GRES} \

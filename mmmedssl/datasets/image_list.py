@@ -1,6 +1,7 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 import csv
 import json
+import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -81,7 +82,8 @@ class MedImageList(BaseDataset):
             raise FileNotFoundError(
                 f'{type(self).__name__}: annotation file {path} does not '
                 f'exist (ann_file={self.ann_file!r}, data_root='
-                f'{self.data_root!r}).')
+                f'{self.data_root!r}; relative paths start from '
+                f'{os.getcwd()}).')
         ext = osp.splitext(path)[1].lower()
         if ext in ('.csv', '.tsv'):
             with open(path, newline='', encoding='utf-8') as f:

@@ -41,6 +41,23 @@ def sanitize_dataloaders(cfg: Config,
             loader['persistent_workers'] = False
 
 
+# The default hooks mmengine's Runner adds by itself.
+_RUNNER_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger',
+                         'param_scheduler', 'checkpoint')
+
+
+def drop_disabled_hooks(cfg: Config) -> None:
+    """Let ``default_hooks.<name>=None`` switch off any default hook.
+
+    mmengine accepts None only for its own six default hooks and asserts on
+    others, such as mmmedssl's ``rng_state`` and ``sync_buffers``.
+    """
+    hooks = cfg.get('default_hooks') or {}
+    for name in list(hooks):
+        if hooks[name] is None and name not in _RUNNER_DEFAULT_HOOKS:
+            hooks.pop(name)
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the Runner of a config the way ``tools/train.py`` does.
 
@@ -54,6 +71,7 @@ def build_runner(cfg: Config) -> Runner:
     if cfg.get('default_scope') is not None:
         init_default_scope(cfg.default_scope)
     cfg = prepare_launcher(cfg)
+    drop_disabled_hooks(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

@@ -145,10 +145,6 @@ def _unsafe_globals(filename: str) -> List[str]:
     return [name for name in found if name not in allowed]
 
 
-def _load_from_local(filename: str, map_location=None):
-    return safe_load(filename, map_location=map_location)
-
-
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local file backend whose writes are atomic."""
 
@@ -203,6 +199,6 @@ def install_checkpoint_io() -> None:
     if _installed:
         return
     CheckpointLoader.register_scheme(
-        prefixes='', loader=_load_from_local, force=True)
+        prefixes='', loader=safe_load, force=True)
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
     _installed = True

@@ -1,36 +1,6 @@
 #!/usr/bin/env bash
 # Training on a SLURM cluster:
 #   [GPUS=8] tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [options]
-# Environment: GPUS (8, total tasks), GPUS_PER_NODE (8), CPUS_PER_TASK (5),
-# SRUN_ARGS (extra srun arguments), PYTHON (see find_python.sh). With GPUS_PER_NODE=0
-# no GPUs are requested and the tasks train on CPU (gloo).
-set -x
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-WORK_DIR=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-. "$(dirname "$0")/find_python.sh"
-PY_ARGS=${@:5}
-if [ "$GPUS_PER_NODE" -gt 0 ]; then
-    GRES="--gres=gpu:${GPUS_PER_NODE}"
-    TASKS_PER_NODE=$GPUS_PER_NODE
-else
-    GRES=""
-    TASKS_PER_NODE=${TASKS_PER_NODE:-1}
-fi
-
-PYTHONPATH="$REPO_ROOT":$PYTHONPATH \
-srun -p "${PARTITION}" \
-    --job-name="${JOB_NAME}" \
-    ${GRES} \
-    --ntasks="${GPUS}" \
-    --ntasks-per-node="${TASKS_PER_NODE}" \
-    --cpus-per-task="${CPUS_PER_TASK}" \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    "$PYTHON" -u "$(dirname "$0")/train.py" "${CONFIG}" \
-    --work-dir="${WORK_DIR}" --launcher=slurm ${PY_ARGS}
+# Environment: see tools/srun.sh (GPUS_PER_NODE=0 trains on CPU).
+exec bash "$(dirname "$0")/srun.sh" "$1" "$2" "$(dirname "$0")/train.py" \
+    "$3" --work-dir="$4" "${@:5}"

@@ -143,6 +143,16 @@ def test_dist_train_two_cpu_processes(tmp_path, tiny_demo_data):
         assert int(rank['state_dict']['encoder_k.steps']) == 8
         assert int(rank['state_dict']['queue_ptr']) == (8 * 8) % 24
 
+    # Distributed evaluation of the checkpoint, metrics gathered over ranks.
+    out = str(tmp_path / 'metrics.json')
+    run_tool(['bash', 'tools/dist_test.sh', str(config),
+              osp.join(work_dir, 'epoch_2.pth'), '2', '--work-dir',
+              str(tmp_path / 'dist_test'), '--out', out],
+             env=dict(PYTHON=sys.executable, PORT=str(free_port()),
+                      PYTHONPATH=f'{REPO_ROOT}:{tmp_path}'))
+    with open(out) as f:
+        assert 0 <= json.load(f)['knn/top1'] <= 100
+
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
 def test_amp_on_cpu_fails_with_a_clear_message(tiny_config, tmp_path):
@@ -220,3 +230,26 @@ def test_dist_resume_matches_uninterrupted_dist_run(tmp_path, tiny_demo_data):
     _assert_same_weights(
         _weights(osp.join(full, 'epoch_4.pth')),
         _weights(osp.join(split, 'epoch_4.pth')))
+
+
+def test_slurm_scripts_build_the_srun_command(tmp_path):
+    fake = tmp_path / 'srun'
+    fake.write_text('#!/bin/bash\necho "SRUN $@"\n')
+    fake.chmod(0o755)
+    path = f"{tmp_path}:{os.environ['PATH']}"
+    proc = run_tool(
+        ['bash', 'tools/slurm_train.sh', 'part', 'job', 'cfg.py', 'wd',
+         '--cfg-options', 'a=1'],
+        env=dict(PATH=path, GPUS='2', GPUS_PER_NODE='0', PYTHON='py'))
+    line = [x for x in proc.stdout.splitlines() if x.startswith('SRUN')][0]
+    assert line.split() == [
+        'SRUN', '-p', 'part', '--job-name=job', '--ntasks=2',
+        '--ntasks-per-node=1', '--cpus-per-task=5', '--kill-on-bad-exit=1',
+        'py', '-u', 'tools/train.py', 'cfg.py', '--work-dir=wd',
+        '--cfg-options', 'a=1', '--launcher=slurm'
+    ]
+    proc = run_tool(['bash', 'tools/slurm_test.sh', 'part', 'job', 'cfg.py',
+                     'ck.pth'], env=dict(PATH=path, PYTHON='py'))
+    line = [x for x in proc.stdout.splitlines() if x.startswith('SRUN')][0]
+    assert '--gres=gpu:8 --ntasks=8 --ntasks-per-node=8' in line
+    assert line.endswith('py -u tools/test.py cfg.py ck.pth --launcher=slurm')

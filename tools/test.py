@@ -14,9 +14,9 @@ import sys
 
 import mmmedssl  # noqa: F401  (safe loading before anything is loaded)
 from mmengine.config import Config, DictAction
+from mmengine.dist import get_rank
 
-from mmmedssl.apis import (build_runner, sanitize_dataloaders,
-                           set_default_work_dir)
+from mmmedssl.apis import run_test, set_default_work_dir
 from mmmedssl.utils.checkpoint import TRUST_ENV
 
 
@@ -64,12 +64,8 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
     set_default_work_dir(cfg, args.config, args.work_dir)
-    cfg.load_from = args.checkpoint
-    cfg.resume = False
-    sanitize_dataloaders(cfg)
-    runner = build_runner(cfg)
-    metrics = runner.test()
-    if args.out and runner.rank == 0:
+    metrics = run_test(cfg, args.checkpoint)
+    if args.out and get_rank() == 0:
         with open(args.out, 'w') as f:
             json.dump(metrics, f, indent=2)
     return 0

@@ -1,8 +1,9 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 from .model import init_model
-from .runner import build_runner, sanitize_dataloaders, set_default_work_dir
+from .runner import (build_runner, run_test, sanitize_dataloaders,
+                     set_default_work_dir)
 
 __all__ = [
-    'build_runner', 'init_model', 'sanitize_dataloaders',
+    'build_runner', 'init_model', 'run_test', 'sanitize_dataloaders',
     'set_default_work_dir'
 ]

@@ -75,3 +75,12 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
+
+
+def run_test(cfg: Config, checkpoint=None) -> dict:
+    """Evaluate ``checkpoint`` (None: the config's initialisation) with the
+    config's test loop; returns the metrics."""
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    sanitize_dataloaders(cfg)
+    return build_runner(cfg).test()

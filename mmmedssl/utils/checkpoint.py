@@ -19,6 +19,7 @@ Writing goes through a temporary file in the same folder followed by
 checkpoint behind.
 """
 import contextlib
+import io
 import os
 import os.path as osp
 import pickle
@@ -182,7 +183,6 @@ def atomic_write(data: bytes, filepath: Union[str, os.PathLike]) -> None:
 
 def atomic_torch_save(obj, filepath: Union[str, os.PathLike]) -> None:
     """``torch.save`` through :func:`atomic_write`."""
-    import io
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write(buffer.getvalue(), filepath)

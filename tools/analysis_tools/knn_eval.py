@@ -19,7 +19,7 @@ import sys
 import mmmedssl  # noqa: F401
 from mmengine.config import Config, DictAction
 
-from mmmedssl.apis import build_runner
+from mmmedssl.apis import run_test
 from mmengine.logging import MMLogger
 
 
@@ -54,12 +54,9 @@ def evaluate(config: str, checkpoint, work_dir: str, cfg_options) -> dict:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.work_dir = work_dir
-    cfg.load_from = checkpoint
-    cfg.resume = False
     cfg.launcher = 'none'
     cfg.log_level = 'WARNING'
-    runner = build_runner(cfg)
-    metrics = runner.test()
+    metrics = run_test(cfg, checkpoint)
     # Each Runner adds log handlers; close them before the next one.
     logging.shutdown()
     MMLogger._instance_dict.clear()

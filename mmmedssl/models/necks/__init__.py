@@ -1,4 +1,6 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 # mmpretrain's modules (ResNet, MoCoV2Neck, ContrastiveHead, CrossEntropyLoss, ...)
 # resolve through the registry parent; mmmedssl-specific ones go here.
-__all__ = []
+from .gravis_neck import GraVISNeck
+
+__all__ = ['GraVISNeck']

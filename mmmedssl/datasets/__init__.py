@@ -1,6 +1,7 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 from .image_list import MedImageList
+from .isic2017 import ISIC2017
 from .transforms import *  # noqa: F401,F403
 from .utils import seed_worker
 
-__all__ = ['MedImageList', 'seed_worker']
+__all__ = ['ISIC2017', 'MedImageList', 'seed_worker']

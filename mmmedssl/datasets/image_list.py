@@ -27,6 +27,14 @@ class MedImageList(BaseDataset):
     video an image belongs to, so that several images of one source can be
     treated together and split together).
 
+    With ``group_sources=True`` a sample is a whole group instead (a source
+    made of several images, as in MICLe): one sample per distinct group id,
+    in order of first appearance, carrying ``img_paths`` (all the group's
+    images, in file order), ``group_id`` and, with ``label_key``,
+    ``gt_label`` (all images of a group must have the same label). Load them
+    with ``LoadSourceImages`` and draw each view from one of them with
+    ``MedMultiView(source_images_key='source_imgs')``.
+
     Supported annotation files (``ann_file``, relative to ``data_root``):
 
     - ``.csv`` / ``.tsv``: a header row; columns named by ``img_key``,
@@ -52,6 +60,10 @@ class MedImageList(BaseDataset):
         split_file (str, optional): A second CSV (relative to ``data_root``)
             that holds the split column, joined on ``img_key``. Use it when
             splits live beside the labels, as in ``../shared/data``.
+        group_sources (bool): Make one sample per group (needs
+            ``group_key``) with ``img_paths`` instead of one per image with
+            ``img_path``. Splits are applied before grouping. Defaults to
+            False.
         **kwargs: ``data_root``, ``data_prefix``, ``pipeline``, ``classes``,
             ``metainfo``, ``test_mode``, ``lazy_init``... as in mmpretrain's
             ``BaseDataset``.
@@ -65,7 +77,14 @@ class MedImageList(BaseDataset):
                  split: Union[None, str, Sequence[str]] = None,
                  split_key: str = 'split',
                  split_file: Optional[str] = None,
+                 group_sources: bool = False,
                  **kwargs) -> None:
+        if group_sources and group_key is None:
+            raise ValueError(
+                f'{type(self).__name__}: group_sources=True needs group_key, '
+                'the column naming the source (lesion_id, patient_id...) '
+                'whose images form one sample.')
+        self.group_sources = group_sources
         self.img_key = img_key
         self.label_key = label_key
         self.group_key = group_key
@@ -204,7 +223,41 @@ class MedImageList(BaseDataset):
             if self.group_key is not None:
                 info['group_id'] = str(row[self.group_key])
             data_list.append(info)
+        if self.group_sources:
+            data_list = self._group(data_list, rows, path)
         return data_list
+
+    def _group(self, data_list: List[dict], rows: List[Dict],
+               path: str) -> List[dict]:
+        """One sample per group id, in order of first appearance."""
+        groups: Dict[str, dict] = {}
+        raw_labels: Dict[str, list] = {}
+        for info, row in zip(data_list, rows):
+            group = info['group_id']
+            if not group.strip():
+                raise ValueError(
+                    f'{path}: empty {self.group_key!r} (group_key) for image '
+                    f'{row[self.img_key]!r}; with group_sources=True every '
+                    'image needs a group.')
+            if group not in groups:
+                groups[group] = dict(img_paths=[], group_id=group)
+                if 'gt_label' in info:
+                    groups[group]['gt_label'] = info['gt_label']
+                raw_labels[group] = []
+            sample = groups[group]
+            sample['img_paths'].append(info['img_path'])
+            if 'gt_label' in info:
+                raw_labels[group].append(
+                    (row[self.img_key], row[self.label_key]))
+                if info['gt_label'] != sample['gt_label']:
+                    pairs = ', '.join(f'{img} -> {label!r}'
+                                      for img, label in raw_labels[group])
+                    raise ValueError(
+                        f'{path}: group {group!r} ({self.group_key!r}) has '
+                        f'images with different labels ({self.label_key!r}): '
+                        f'{pairs}; with group_sources=True all images of a '
+                        'group must share one label.')
+        return list(groups.values())
 
     def _label_mapping(self, rows: List[Dict], path: str):
         """Return a function from a label cell to a class index, and set
@@ -237,7 +290,13 @@ class MedImageList(BaseDataset):
         body = [f'Annotation file: \t{self.ann_file}']
         if self.split is not None:
             body.append(f'Split: \t{list(self.split)}')
-        if self.group_key is not None:
+        if self.group_sources:
+            images = sum(
+                len(self.get_data_info(i)['img_paths'])
+                for i in range(len(self)))
+            body.append(f'Grouped sources ({self.group_key}): \t'
+                        f'{len(self)} groups of {images} images')
+        elif self.group_key is not None:
             groups = {self.get_data_info(i).get('group_id')
                       for i in range(len(self))}
             body.append(f'Number of groups ({self.group_key}): \t'

@@ -135,3 +135,70 @@ def test_malformed_rows_and_labels(tmp_path):
     with pytest.raises(KeyError, match="no split for 1 image.*'b.png'"):
         MedImageList(ann_file='labels.csv', split_file='splits.csv',
                      data_root=str(tmp_path), split='train')
+
+
+GROUPED = '''image,label,lesion_id,split
+a.png,nv,L2,train
+b.png,mel,L1,train
+c.png,nv,L2,train
+d.png,mel,L3,val
+e.png,mel,L1,train
+f.png,bkl,L3,train
+'''
+
+
+def test_group_sources_one_sample_per_group(tmp_path):
+    _write(tmp_path, 'ann.csv', GROUPED)
+    ds = MedImageList(ann_file='ann.csv', data_root=str(tmp_path),
+                      data_prefix='imgs', group_key='lesion_id',
+                      group_sources=True)
+    # Order of first appearance; paths in file order.
+    assert len(ds) == 3
+    infos = [ds.get_data_info(i) for i in range(3)]
+    assert [i['group_id'] for i in infos] == ['L2', 'L1', 'L3']
+    assert [[p.split('/')[-1] for p in i['img_paths']] for i in infos] == [
+        ['a.png', 'c.png'], ['b.png', 'e.png'], ['d.png', 'f.png']]
+    assert infos[0]['img_paths'][0] == str(tmp_path / 'imgs' / 'a.png')
+    assert 'img_path' not in infos[0]
+    assert 'Grouped sources (lesion_id): \t3 groups of 6 images' in repr(ds)
+    # With labels, L3 disagrees (mel vs bkl): the error names the group,
+    # its images and their labels.
+    with pytest.raises(ValueError) as err:
+        MedImageList(ann_file='ann.csv', data_root=str(tmp_path),
+                     label_key='label', group_key='lesion_id',
+                     group_sources=True, split=['train', 'val'])
+    message = str(err.value)
+    assert "ann.csv: group 'L3'" in message
+    assert "d.png -> 'mel', f.png -> 'bkl'" in message
+
+
+def test_group_sources_labels_and_split_before_grouping(tmp_path):
+    _write(tmp_path, 'ann.csv', GROUPED)
+    # Keeping only train drops d.png, so L3 no longer disagrees.
+    ds = MedImageList(ann_file='ann.csv', data_root=str(tmp_path),
+                      label_key='label', group_key='lesion_id',
+                      group_sources=True, split='train')
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    assert [i['group_id'] for i in infos] == ['L2', 'L1', 'L3']
+    assert [len(i['img_paths']) for i in infos] == [2, 2, 1]
+    assert ds.CLASSES == ('bkl', 'mel', 'nv')
+    assert [i['gt_label'] for i in infos] == [2, 1, 0]
+    assert ds.get_cat_ids(1) == [1]
+    # Only val: one group with one image.
+    ds = MedImageList(ann_file='ann.csv', data_root=str(tmp_path),
+                      group_key='lesion_id', group_sources=True, split='val')
+    assert len(ds) == 1
+    assert ds.get_data_info(0)['img_paths'][0].endswith('d.png')
+    assert 'gt_label' not in ds.get_data_info(0)
+
+
+def test_group_sources_errors(tmp_path):
+    _write(tmp_path, 'ann.csv', GROUPED)
+    with pytest.raises(ValueError, match='group_sources=True needs group_key'):
+        MedImageList(ann_file='ann.csv', data_root=str(tmp_path),
+                     group_sources=True)
+    _write(tmp_path, 'blank.csv', 'image,lesion_id\na.png,L1\nb.png,\n')
+    with pytest.raises(ValueError,
+                       match="blank.csv: empty 'lesion_id'.*'b.png'"):
+        MedImageList(ann_file='blank.csv', data_root=str(tmp_path),
+                     group_key='lesion_id', group_sources=True)

@@ -52,3 +52,25 @@ def test_ham10000_config_pipeline_reads_real_images():
     assert len(test) == 2047
     assert test[0]['inputs'].shape == (3, 64, 64)
     assert 0 <= int(test[0]['data_samples'].gt_label) < 7
+
+
+@pytest.mark.skipif(not osp.isdir(HAM), reason='../shared/data is absent')
+def test_ham10000_lesions_as_multi_image_sources():
+    ds = MedImageList(ann_file='labels.csv', split_file='splits.csv',
+                      data_root=HAM, label_key='label', group_key='lesion_id',
+                      split='train', group_sources=True,
+                      pipeline=[
+                          dict(type='LoadSourceImages', max_images=4),
+                          dict(type='MedMultiView', num_views=2,
+                               transforms=[[dict(type='RandomFlip',
+                                                 prob=0.5)]],
+                               source_images_key='source_imgs'),
+                          dict(type='PackMedInputs'),
+                      ])
+    sizes = [len(ds.get_data_info(i)['img_paths']) for i in range(len(ds))]
+    assert len(ds) == 5229 and sum(sizes) == 6977
+    multi = sizes.index(max(sizes))
+    out = ds[multi]
+    metas = out['data_samples'].view_metas
+    assert all(0 <= m['source_index'] < min(4, sizes[multi]) for m in metas)
+    assert out['inputs'][0].shape == (3, 150, 200)

@@ -1,5 +1,9 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 from .formatting import PackMedInputs, to_channel_first_tensor
+from .loading import LoadSourceImages
 from .wrappers import MedMultiView
 
-__all__ = ['MedMultiView', 'PackMedInputs', 'to_channel_first_tensor']
+__all__ = [
+    'LoadSourceImages', 'MedMultiView', 'PackMedInputs',
+    'to_channel_first_tensor'
+]

@@ -3,6 +3,7 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
@@ -83,4 +84,12 @@ def run_test(cfg: Config, checkpoint=None) -> dict:
     cfg.load_from = checkpoint
     cfg.resume = False
     sanitize_dataloaders(cfg)
-    return build_runner(cfg).test()
+    runner = build_runner(cfg)
+    if checkpoint is None:
+        # Runner.test() never initialises weights (Runner.train() does):
+        # without this the "random init" would be PyTorch's default layer
+        # init, not the network that pretraining starts from.
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        model.init_weights()
+    return runner.test()

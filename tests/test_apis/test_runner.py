@@ -31,3 +31,56 @@ def test_dataloader_defaults_without_workers_or_cuda():
         assert loader.collate_fn == dict(type='default_collate')
     sanitize_dataloaders(cfg, no_persistent_workers=True)
     assert cfg.val_dataloader.persistent_workers is False
+
+
+class _Stop(Exception):
+    pass
+
+
+def _snapshot_hook():
+    from mmengine.hooks import Hook
+
+    from mmmedssl.registry import HOOKS
+
+    @HOOKS.register_module(name='_InitSnapshotHook', force=True)
+    class _InitSnapshotHook(Hook):
+        """Keeps the backbone weights as training or testing starts."""
+        weights = {}
+
+        def _keep(self, runner, stage):
+            type(self).weights[stage] = {
+                k: v.clone()
+                for k, v in runner.model.backbone.state_dict().items()
+            }
+            raise _Stop
+
+        def before_train(self, runner):
+            self._keep(runner, 'train')
+
+        def before_test(self, runner):
+            self._keep(runner, 'test')
+
+    return _InitSnapshotHook
+
+
+def test_run_test_without_checkpoint_evaluates_the_training_start(
+        tmp_path, tiny_config):
+    import pytest
+    import torch
+
+    from mmmedssl.apis import build_runner, run_test
+    hook = _snapshot_hook()
+    for stage in ('train', 'test'):
+        cfg = Config.fromfile(tiny_config)
+        cfg.work_dir = str(tmp_path / stage)
+        cfg.custom_hooks = [dict(type='_InitSnapshotHook')]
+        with pytest.raises(_Stop):
+            if stage == 'train':
+                sanitize_dataloaders(cfg)
+                build_runner(cfg).train()
+            else:
+                run_test(cfg, None)
+    start, tested = hook.weights['train'], hook.weights['test']
+    assert start.keys() == tested.keys()
+    for key in start:
+        assert torch.equal(start[key], tested[key]), key

@@ -57,16 +57,28 @@ def evaluate(config: str, checkpoint, work_dir: str, cfg_options) -> dict:
     cfg.launcher = 'none'
     cfg.log_level = 'WARNING'
     metrics = run_test(cfg, checkpoint)
-    # Each Runner adds log handlers; close them before the next one.
-    logging.shutdown()
-    MMLogger._instance_dict.clear()
+    reset_loggers()
     return metrics
 
 
-def format_table(rows) -> str:
-    names = sorted({k for _, metrics in rows for k in metrics})
-    header = ['backbone'] + [f'{n} (%)' for n in names]
-    lines = [header] + [[label] + [f'{metrics[n]:.2f}' for n in names]
+def reset_loggers() -> None:
+    """Each Runner adds log handlers; close them before the next one."""
+    logging.shutdown()
+    MMLogger._instance_dict.clear()
+
+
+def format_table(rows, columns=None) -> str:
+    """A Markdown table of ``(label, metrics)`` rows.
+
+    ``columns`` holds ``(key, header, format)`` triples; by default every
+    metric, as a percentage with two decimals.
+    """
+    if columns is None:
+        names = sorted({k for _, metrics in rows for k in metrics})
+        columns = [(n, f'{n} (%)', '{:.2f}') for n in names]
+    header = ['backbone'] + [head for _, head, _ in columns]
+    lines = [header] + [[label] + [fmt.format(metrics[key])
+                                   for key, _, fmt in columns]
                         for label, metrics in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
 

@@ -71,20 +71,24 @@ class MedSelfSupDataPreprocessor(BaseDataPreprocessor):
                 raise ValueError(
                     'MedSelfSupDataPreprocessor: bgr_to_rgb needs 3-channel '
                     f'inputs, got shape {tuple(batch.shape)}.')
-            batch = batch.flip(1)
-        batch = batch.float()
+            out = batch.flip(1)
+        else:
+            out = batch
+        # One float copy that we own, then in-place ops: a 20-view batch is
+        # large, and each out-of-place op would allocate it again.
+        out = out.to(torch.float32, copy=out is batch)
         if self.clip_range is not None:
-            batch = batch.clamp(*self.clip_range)
+            out.clamp_(*self.clip_range)
         if self._enable_normalize:
-            channels = batch.shape[1]
+            channels = out.shape[1]
             if channels != self.mean.numel():
                 raise ValueError(
                     f'MedSelfSupDataPreprocessor: mean/std have '
                     f'{self.mean.numel()} values but the input has '
-                    f'{channels} channel(s) (shape {tuple(batch.shape)}).')
-            view = (1, channels) + (1, ) * (batch.dim() - 2)
-            batch = (batch - self.mean.view(view)) / self.std.view(view)
-        return batch
+                    f'{channels} channel(s) (shape {tuple(out.shape)}).')
+            view = (1, channels) + (1, ) * (out.dim() - 2)
+            out.sub_(self.mean.view(view)).div_(self.std.view(view))
+        return out
 
     def forward(self, data: dict, training: bool = False) -> dict:
         if not isinstance(data, dict) or 'inputs' not in data:

@@ -55,3 +55,23 @@ def test_errors_are_explicit():
     with pytest.raises(ValueError, match='bgr_to_rgb needs 3-channel'):
         MedSelfSupDataPreprocessor(bgr_to_rgb=True)(
             dict(inputs=torch.zeros(1, 1, 2, 2)))
+
+
+def test_inputs_are_not_modified_in_place():
+    from mmmedssl.models.utils import MedSelfSupDataPreprocessor
+    for bgr_to_rgb in (False, True):
+        pre = MedSelfSupDataPreprocessor(mean=[1., 2., 3.], std=[2., 2., 2.],
+                                         clip_range=(0., 100.),
+                                         bgr_to_rgb=bgr_to_rgb)
+        for dtype in (torch.float32, torch.uint8):
+            x = (torch.rand(2, 3, 4, 4) * 200).to(dtype)
+            before = x.clone()
+            out = pre(dict(inputs=[x, x]))['inputs']
+            assert torch.equal(x, before)
+            ref = before.float()
+            if bgr_to_rgb:
+                ref = ref.flip(1)
+            ref = (ref.clamp(0, 100) - torch.tensor([1., 2., 3.]).view(
+                1, 3, 1, 1)) / 2.0
+            torch.testing.assert_close(out[0], ref)
+            assert out[0].data_ptr() != out[1].data_ptr()

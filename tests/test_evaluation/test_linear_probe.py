@@ -1,0 +1,391 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+"""The linear probe: metrics against brute-force references, the logistic
+regression on synthetic features, group-wise subsets, and an end-to-end run
+of tools/analysis_tools/linear_probe.py on the tiny demo set."""
+import csv
+import importlib.util
+import json
+import os.path as osp
+import random
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from mmmedssl.apis import build_runner, sanitize_dataloaders
+from mmmedssl.evaluation import (classification_metrics, extract_features,
+                                 fit_linear_probe, label_fraction_indices,
+                                 split_groups)
+from mmmedssl.registry import HOOKS
+from ..conftest import REPO_ROOT, python_tool
+
+TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'linear_probe.py')
+
+
+# ----------------------------------------------------------------------
+# Metrics
+# ----------------------------------------------------------------------
+def _pairwise_auc(scores, positive):
+    """Every (positive, negative) pair: 1 if ranked right, 1/2 if tied."""
+    pos = [s for s, p in zip(scores, positive) if p]
+    neg = [s for s, p in zip(scores, positive) if not p]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0
+               for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def _reference_metrics(probs, labels, num_classes):
+    preds = [max(range(num_classes), key=lambda c: row[c]) for row in probs]
+    confusion = [[0] * num_classes for _ in range(num_classes)]
+    for y, p in zip(labels, preds):
+        confusion[y][p] += 1
+    present = [c for c in range(num_classes) if sum(confusion[c])]
+    top1 = sum(confusion[c][c] for c in range(num_classes)) / len(labels)
+    balanced = sum(confusion[c][c] / sum(confusion[c])
+                   for c in present) / len(present)
+    aucs = [
+        _pairwise_auc([row[c] for row in probs], [y == c for y in labels])
+        for c in present if len(present) > 1
+    ]
+    return dict(top1=top1 * 100, balanced_acc=balanced * 100,
+                macro_auc=sum(aucs) / len(aucs) * 100)
+
+
+@pytest.mark.parametrize('num_classes,absent', [(3, None), (5, 3)])
+def test_metrics_match_brute_force_references(num_classes, absent):
+    gen = torch.Generator().manual_seed(num_classes)
+    labels = torch.randint(0, num_classes, (60, ), generator=gen)
+    if absent is not None:  # a class with no sample: skipped in the AUC
+        labels[labels == absent] = 0
+    # Scores on a coarse grid: many ties, within and across classes.
+    probs = torch.randint(0, 4, (60, num_classes), generator=gen).float()
+    probs += torch.rand(60, num_classes, generator=gen) * 1e-3 * (
+        torch.arange(num_classes) % 2)  # ties in every other column only
+    ours = classification_metrics(probs, labels, num_classes)
+    ref = _reference_metrics(probs.tolist(), labels.tolist(), num_classes)
+    assert ours.keys() == ref.keys()
+    for key in ref:
+        assert ours[key] == pytest.approx(ref[key], abs=1e-9), key
+
+
+def test_auc_edge_cases():
+    labels = torch.tensor([0, 0, 1, 1])
+    tied = torch.full((4, 2), 0.5)
+    assert classification_metrics(tied, labels, 2)['macro_auc'] == 50.0
+    perfect = torch.tensor([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.1, 0.9]])
+    assert classification_metrics(perfect, labels, 2) == dict(
+        top1=100.0, balanced_acc=100.0, macro_auc=100.0)
+    # One class only: accuracy is defined, an AUC is not.
+    one = classification_metrics(perfect[:2], labels[:2], 2)
+    assert one['top1'] == 100.0 and one['macro_auc'] != one['macro_auc']
+    with pytest.raises(ValueError, match='shape'):
+        classification_metrics(perfect, labels, 3)
+
+
+# ----------------------------------------------------------------------
+# The probe
+# ----------------------------------------------------------------------
+def _blobs(n, gen, num_classes=4, dim=16):
+    labels = torch.arange(n) % num_classes
+    feats = torch.randn(n, dim, generator=gen) * 0.5 + 3 * torch.eye(
+        num_classes, dim)[labels]
+    # An arbitrary offset and scale: the probe standardises.
+    return feats * 7 + 100, labels
+
+
+def test_probe_separates_separable_features():
+    gen = torch.Generator().manual_seed(0)
+    (x, y), (vx, vy), (tx, ty) = (_blobs(n, gen) for n in (120, 60, 400))
+    probe = fit_linear_probe(x, y, vx, vy, 4)
+    metrics = classification_metrics(probe.predict_proba(tx), ty, 4)
+    assert metrics['top1'] >= 99 and metrics['balanced_acc'] >= 99
+    assert metrics['macro_auc'] >= 99.9
+    probs = probe.predict_proba(tx)
+    assert probs.shape == (400, 4)
+    torch.testing.assert_close(probs.sum(1), torch.ones(400))
+    # Deterministic: the same data gives the same probe.
+    again = fit_linear_probe(x, y, vx, vy, 4)
+    assert again.weight_decay == probe.weight_decay
+    assert torch.equal(again.predict_proba(tx), probs)
+
+
+def test_probe_is_at_chance_on_random_labels():
+    gen = torch.Generator().manual_seed(1)
+
+    def random_split(n):
+        return (torch.randn(n, 32, generator=gen),
+                torch.randint(0, 3, (n, ), generator=gen))
+
+    (x, y), (vx, vy), (tx, ty) = (random_split(n) for n in (300, 150, 1500))
+    probe = fit_linear_probe(x, y, vx, vy, 3)
+    metrics = classification_metrics(probe.predict_proba(tx), ty, 3)
+    assert abs(metrics['balanced_acc'] - 100 / 3) < 6
+    assert abs(metrics['macro_auc'] - 50) < 6
+
+
+def _shared_noise(n, gen, shifted):
+    """Train: x1 = s + e, x2 = e; only x1 - x2 separates the classes, which
+    takes a weakly regularised fit. ``shifted``: x1 = s + small noise and x2
+    independent noise, where the strongly regularised fit, which leans on
+    x1 alone, is the better one."""
+    labels = torch.arange(n) % 2
+    sign = 2 * labels.double() - 1
+
+    def noise():
+        return torch.randn(n, generator=gen, dtype=torch.float64)
+
+    if shifted:
+        return torch.stack([sign + 0.3 * noise(), 3 * noise()], 1), labels
+    e = noise()
+    return torch.stack([sign + e, e], 1), labels
+
+
+@pytest.mark.parametrize('shifted,expected', [(False, 1e-4), (True, 1e2)])
+@pytest.mark.parametrize('grid', [(1e-4, 1e2), (1e2, 1e-4)])
+def test_weight_decay_is_chosen_on_val(shifted, expected, grid):
+    gen = torch.Generator().manual_seed(0)
+    x, y = _shared_noise(200, gen, shifted=False)
+    vx, vy = _shared_noise(200, gen, shifted=shifted)
+    probe = fit_linear_probe(x, y, vx, vy, 2, weight_decays=grid)
+    assert probe.weight_decay == expected
+    scores = {m['weight_decay']: m['balanced_acc'] for m in probe.val_metrics}
+    assert [m['weight_decay'] for m in probe.val_metrics] == list(grid)
+    other = [wd for wd in grid if wd != expected][0]
+    assert scores[expected] > scores[other] + 10
+    # Each candidate's score is that of a probe fitted with it alone.
+    alone = fit_linear_probe(x, y, vx, vy, 2, weight_decays=(other, ))
+    assert alone.val_metrics[0]['balanced_acc'] == scores[other]
+
+
+def test_balanced_weights_find_the_rare_class():
+    # 95 % class 0: the unweighted fit at strong decay predicts the majority
+    # only; class-balanced weights keep the minority class.
+    gen = torch.Generator().manual_seed(2)
+    y = (torch.arange(400) % 20 == 0).long()
+    x = torch.randn(400, 4, generator=gen) + 1.5 * y[:, None]
+    kwargs = dict(num_classes=2, weight_decays=(10.0, ))
+    plain = fit_linear_probe(x, y, x, y, balanced=False, **kwargs)
+    balanced = fit_linear_probe(x, y, x, y, balanced=True, **kwargs)
+    assert plain.val_metrics[0]['balanced_acc'] < 60
+    assert balanced.val_metrics[0]['balanced_acc'] > 80
+
+
+# ----------------------------------------------------------------------
+# Group-wise subsets
+# ----------------------------------------------------------------------
+def _grouped_samples():
+    """3 classes with 6, 4 and 1 groups of 1-3 images, shuffled."""
+    rng = random.Random(0)
+    samples = []
+    for label, n_groups in enumerate((6, 4, 1)):
+        for g in range(n_groups):
+            samples += [(label, f'c{label}g{g}')] * rng.randint(1, 3)
+    rng.shuffle(samples)
+    return [s[0] for s in samples], [s[1] for s in samples]
+
+
+def test_label_fraction_keeps_whole_groups_per_class():
+    labels, groups = _grouped_samples()
+    kept = label_fraction_indices(labels, groups, 0.5, seed=3)
+    kept_groups = {groups[i] for i in kept}
+    # Whole groups: every image of a kept group is kept, and only those.
+    assert kept == sorted(i for i, g in enumerate(groups)
+                          if g in kept_groups)
+    per_class = [len({g for g in kept_groups if g.startswith(f'c{c}')})
+                 for c in range(3)]
+    assert per_class == [3, 2, 1]  # the single-group class keeps its group
+
+    # Seeded: the same seed gives the same draw whatever the sample order;
+    # another seed another draw.
+    assert label_fraction_indices(labels, groups, 0.5, seed=3) == kept
+    order = list(range(len(labels)))
+    random.Random(1).shuffle(order)
+    permuted = label_fraction_indices([labels[i] for i in order],
+                                      [groups[i] for i in order], 0.5, 3)
+    assert {groups[order[i]] for i in permuted} == kept_groups
+    draws = {frozenset(groups[i] for i in label_fraction_indices(
+        labels, groups, 0.5, seed)) for seed in range(6)}
+    assert len(draws) > 1
+
+    assert label_fraction_indices(labels, groups, 1.0) == list(
+        range(len(labels)))
+    with pytest.raises(ValueError, match='fraction'):
+        label_fraction_indices(labels, groups, 0.0)
+
+
+def test_split_groups_partitions_and_images_without_groups():
+    labels, groups = _grouped_samples()
+    held, rest = split_groups(labels, groups, 0.25, seed=0)
+    assert sorted(held + rest) == list(range(len(labels)))
+    assert not {groups[i] for i in held} & {groups[i] for i in rest}
+    # Classes with two or more groups keep one on each side.
+    for c in (0, 1):
+        assert any(labels[i] == c for i in held)
+        assert any(labels[i] == c for i in rest)
+    # Without group ids every image is its own group.
+    kept = label_fraction_indices([0] * 10 + [1] * 10, None, 0.3, seed=0)
+    assert len(kept) == 6
+    assert sum(i < 10 for i in kept) == 3
+
+
+# ----------------------------------------------------------------------
+# The tool
+# ----------------------------------------------------------------------
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('linear_probe_tool', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _StartOfTraining(Exception):
+    pass
+
+
+@HOOKS.register_module(force=True)
+class _ProbeInitSnapshotHook(Hook):
+    """Keeps the backbone weights the first training step would see."""
+    weights = None
+
+    def before_train(self, runner):
+        type(self).weights = {
+            k: v.clone()
+            for k, v in runner.model.backbone.state_dict().items()
+        }
+        raise _StartOfTraining
+
+
+def test_random_init_is_the_start_of_training_and_features_match(
+        tmp_path, tiny_config):
+    tool = _load_tool()
+    cfg = Config.fromfile(tiny_config)
+    sanitize_dataloaders(cfg)
+    model = tool.build_model(cfg, None, str(tmp_path / 'probe'))
+
+    train_cfg = Config.fromfile(tiny_config)
+    train_cfg.work_dir = str(tmp_path / 'train')
+    train_cfg.custom_hooks = [dict(type='_ProbeInitSnapshotHook')]
+    sanitize_dataloaders(train_cfg)
+    with pytest.raises(_StartOfTraining):
+        build_runner(train_cfg).train()
+    start = _ProbeInitSnapshotHook.weights
+    ours = model.backbone.state_dict()
+    assert start.keys() == ours.keys()
+    for key in start:
+        assert torch.equal(start[key], ours[key]), key
+
+    # extract_features = the pooled features of 'predict' mode.
+    loader = Runner.build_dataloader(cfg.test_dataloader)
+    model.train()
+    feats, labels = extract_features(model, loader)
+    assert model.training  # restored; the features came from eval mode
+    model.eval()
+    samples = model.test_step(next(iter(loader)))
+    n = len(samples)
+    torch.testing.assert_close(
+        feats[:n], torch.stack([s.feature for s in samples]))
+    assert labels.tolist() == [
+        loader.dataset.get_data_info(i)['gt_label']
+        for i in range(len(loader.dataset))
+    ]
+
+
+def test_tool_needs_a_split_key(tmp_path):
+    tool = _load_tool()
+    path = tmp_path / 'nosplit.py'
+    path.write_text("test_dataloader = dict(dataset=dict(type='X', "
+                    "label_key='label'))\n")
+    with pytest.raises(SystemExit, match='no `split` key'):
+        tool.build_split(Config.fromfile(str(path)), 'train', '--train-split')
+
+
+def _split_counts(data_root, split_file=None):
+    with open(osp.join(data_root, split_file or 'labels.csv')) as f:
+        rows = list(csv.DictReader(f))
+    counts = {}
+    for row in rows:
+        counts[row['split']] = counts.get(row['split'], 0) + 1
+    return counts
+
+
+def test_tool_splits_from_a_split_file_with_a_label_fraction(
+        tmp_path, tiny_config, tiny_demo_data):
+    """train/val/test from a split file (half of the demo's val lesions
+    become test), half of the train lesions kept."""
+    with open(osp.join(tiny_demo_data, 'labels.csv')) as f:
+        rows = list(csv.DictReader(f))
+    val_lesions = sorted({r['lesion_id'] for r in rows
+                          if r['split'] == 'val'})
+    split_file = str(tmp_path / 'splits3.csv')
+    with open(split_file, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['image', 'split'])
+        for r in rows:
+            split = r['split']
+            if split == 'val' and val_lesions.index(r['lesion_id']) % 2:
+                split = 'test'
+            writer.writerow([r['image'], split])
+    tool = _load_tool()
+    cfg = Config.fromfile(tiny_config)
+    cfg.test_dataloader.dataset.split_file = split_file
+
+    def splits(*options):
+        args = tool.parse_args([tiny_config, 'ckpt.pth', *options])
+        return tool.prepare_splits(cfg, args)
+
+    counts = _split_counts(tiny_demo_data, split_file)
+    parts = splits('--label-fraction', '0.5', '--seed', '1')
+    assert [len(parts[k]['dataset']) for k in ('train', 'val', 'test')] == [
+        counts['train'] // 2, counts['val'], counts['test']]
+    train = parts['train']
+    assert [train['labels'].count(c) for c in range(4)] == [4] * 4
+    assert train['labels'] == [
+        train['dataset'].get_data_info(i)['gt_label']
+        for i in range(len(train['dataset']))
+    ]
+    # The same seed draws the same lesions, another seed (here) others.
+    again = splits('--label-fraction', '0.5', '--seed', '1')['train']
+    assert again['groups'] == train['groups']
+    other = splits('--label-fraction', '0.5', '--seed', '2')['train']
+    assert set(other['groups']) != set(train['groups'])
+    with pytest.raises(SystemExit, match='--test-split nope'):
+        splits('--test-split', 'nope')
+
+
+def test_tool_end_to_end_on_the_tiny_demo_set(tmp_path, tiny_config,
+                                              tiny_demo_data):
+    work_dir = str(tmp_path / 'train')
+    python_tool('tools/train.py', tiny_config, '--work-dir', work_dir,
+                '--cfg-options', 'train_cfg.max_epochs=1')
+
+    # The demo set has train and val splits only: hold out train lesions
+    # for the weight decay and report on val.
+    out = str(tmp_path / 'probe.json')
+    proc = python_tool('tools/analysis_tools/linear_probe.py', tiny_config,
+                       osp.join(work_dir, 'last_checkpoint'), '--val-split',
+                       'none', '--test-split', 'val', '--work-dir',
+                       str(tmp_path / 'probe'), '--out', out)
+    assert '| random init |' in proc.stdout
+    assert '| pretrained  |' in proc.stdout
+    with open(out) as f:
+        result = json.load(f)
+    for row in ('random_init', 'pretrained'):
+        assert set(result[row]['test']) == {
+            'top1', 'balanced_acc', 'macro_auc'}
+        for value in result[row]['test'].values():
+            assert 0 <= value <= 100
+        assert result[row]['weight_decay'] in result['weight_decays']
+        assert result[row]['feature_dim'] == 64
+    # Different backbones, different features.
+    assert result['random_init']['val_grid'] != result['pretrained'][
+        'val_grid']
+    assert result['checkpoint'].endswith('epoch_1.pth')
+    counts = _split_counts(tiny_demo_data)  # train 32, val 16
+    splits = result['splits']
+    assert splits['train']['size'] + splits['val']['size'] == counts['train']
+    assert splits['test']['size'] == counts['val']
+    # 4 lesions per class in train: one per class held out.
+    assert splits['val']['groups'] == 4 and splits['train']['groups'] == 12
+    assert result['num_classes'] == 4 and len(result['classes']) == 4

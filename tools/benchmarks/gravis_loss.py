@@ -115,6 +115,9 @@ def main(argv=None):
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--max-naive-gb', type=float, default=8.0,
                         help='skip naive cases estimated above this')
+    parser.add_argument('--cases', nargs='+', metavar='SxV',
+                        help='sources x views cases, e.g. 16x20 (default: '
+                        + ' '.join(f'{s}x{v}' for s, v in CASES) + ')')
     parser.add_argument('--child', nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -123,8 +126,17 @@ def main(argv=None):
                                   int(repeats))))
         return 0
 
+    cases = CASES
+    if args.cases:
+        try:
+            cases = [tuple(int(x) for x in c.lower().split('x'))
+                     for c in args.cases]
+            assert all(len(c) == 2 and min(c) >= 1 for c in cases)
+        except (ValueError, AssertionError):
+            parser.error(f'--cases: expected SOURCESxVIEWS such as 16x20, '
+                         f'got {args.cases}')
     rows = []
-    for sources, views in CASES:
+    for sources, views in cases:
         n = sources * views
         row = dict(sources=sources, views=views, n=n)
         run_naive = naive_bytes(n) / 2**30 <= args.max_naive_gb

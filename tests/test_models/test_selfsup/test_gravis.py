@@ -118,49 +118,65 @@ def test_needs_two_views_and_predict_mode():
     assert out[0].feature.shape == (32, )
 
 
-def _ddp_worker(rank, world_size, init_file, shuffle, out_dir):
+def _ddp_worker(rank, world_size, init_file, out_dir):
     from mmmedssl.utils import register_all_modules
     register_all_modules()  # a spawned process starts with no default scope
     dist.init_process_group('gloo', init_method=f'file://{init_file}',
                             rank=rank, world_size=world_size)
     try:
-        torch.manual_seed(0)
-        # norm_eval keeps BatchNorm on running statistics, so the gradient
-        # cannot depend on how views are split over ranks.
-        model = tiny_gravis(norm_eval=True, shuffle_views=shuffle).train()
-        ddp = torch.nn.parallel.DistributedDataParallel(model)
-        views, samples = make_batch(6, 3)
-        per_rank = 6 // world_size
-        part = slice(rank * per_rank, (rank + 1) * per_rank)
-        loss = ddp([v[part] for v in views], samples[part],
-                   mode='loss')['loss']
-        loss.backward()
-        grads = {n: p.grad for n, p in model.named_parameters()
-                 if p.grad is not None}
-        torch.save(dict(loss=loss.detach(), grads=grads),
-                   osp.join(out_dir, f'rank{rank}.pth'))
+        for shuffle in (False, True):
+            torch.manual_seed(0)
+            # norm_eval keeps BatchNorm on running statistics, so the
+            # gradient cannot depend on how views are split over ranks.
+            model = tiny_gravis(norm_eval=True, shuffle_views=shuffle).train()
+            seen = []
+            model.backbone.register_forward_pre_hook(
+                lambda m, args: seen.append(args[0].detach().clone()))
+            ddp = torch.nn.parallel.DistributedDataParallel(model)
+            views, samples = make_batch(6, 3)
+            per_rank = 6 // world_size
+            part = slice(rank * per_rank, (rank + 1) * per_rank)
+            loss = ddp([v[part] for v in views], samples[part],
+                       mode='loss')['loss']
+            loss.backward()
+            grads = {n: p.grad for n, p in model.named_parameters()
+                     if p.grad is not None}
+            torch.save(dict(loss=loss.detach(), grads=grads, seen=seen[0]),
+                       osp.join(out_dir, f'shuffle{int(shuffle)}_rank{rank}.pth'))
     finally:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize('shuffle', [False, True])
-def test_ddp_gradient_equals_single_process_global_batch(tmp_path, shuffle):
-    mp.spawn(_ddp_worker, args=(2, str(tmp_path / 'init'), shuffle,
-                                str(tmp_path)), nprocs=2, join=True)
+def test_ddp_gradient_equals_single_process_global_batch(tmp_path):
+    """2 gloo processes with 3 sources each, with and without cross-rank
+    view shuffling, give the gradient of one process on all 6 sources."""
+    mp.spawn(_ddp_worker, args=(2, str(tmp_path / 'init'), str(tmp_path)),
+             nprocs=2, join=True)
     torch.manual_seed(0)
     model = tiny_gravis(norm_eval=True, shuffle_views=False).train()
     views, samples = make_batch(6, 3)
     loss = model(views, samples, mode='loss')['loss']
     loss.backward()
-    for rank in range(2):
-        result = torch.load(tmp_path / f'rank{rank}.pth')
-        # every rank computes the loss of all ranks' views
-        assert result['loss'].item() == pytest.approx(loss.item(), abs=1e-6)
-        checked = 0
-        for name, param in model.named_parameters():
-            if param.grad is None:
-                continue
-            torch.testing.assert_close(result['grads'][name], param.grad,
-                                       rtol=1e-4, atol=1e-6)
-            checked += 1
-        assert checked > 10
+    flat, _, _ = stack_views(views)
+    for shuffle in (0, 1):
+        for rank in range(2):
+            result = torch.load(tmp_path / f'shuffle{shuffle}_rank{rank}.pth')
+            # which global views this rank's encoder saw
+            rows = [int((flat == x).flatten(1).all(1).nonzero())
+                    for x in result['seen']]
+            own = list(range(rank * 9, rank * 9 + 9))
+            if shuffle:
+                assert sorted(rows) != own and len(set(rows)) == 9
+            else:
+                assert rows == own
+            # every rank computes the loss of all ranks' views
+            assert result['loss'].item() == pytest.approx(loss.item(),
+                                                          abs=1e-6)
+            checked = 0
+            for name, param in model.named_parameters():
+                if param.grad is None:
+                    continue
+                torch.testing.assert_close(result['grads'][name], param.grad,
+                                           rtol=1e-4, atol=1e-6)
+                checked += 1
+            assert checked > 10

@@ -28,5 +28,10 @@ model = dict(
         l2_normalize=True),
     head=dict(
         type='GraVISHead',
-        loss=dict(type='GraVISLoss', temperature=0.2,
-                  hardness_attention=None)))
+        # The paper's hardness-aware attention (not in the released code;
+        # hardness_attention=None is the released objective). See README.
+        loss=dict(
+            type='GraVISLoss',
+            temperature=0.2,
+            hardness_attention='similarity',
+            attention_temperature=0.5)))

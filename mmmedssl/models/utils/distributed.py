@@ -4,7 +4,7 @@ from typing import Tuple
 
 import torch
 import torch.distributed as dist
-from mmengine.dist import get_world_size
+from mmengine.dist import all_gather, get_world_size
 from mmpretrain.models.utils import batch_shuffle_ddp
 
 
@@ -31,9 +31,7 @@ def check_same_size(tensor: torch.Tensor, what: str) -> None:
     """Raise on every rank if the ranks hold different batch sizes (an
     all-gather would otherwise hang or fail obscurely)."""
     size = torch.tensor([tensor.shape[0]], device=tensor.device)
-    sizes = [torch.empty_like(size) for _ in range(get_world_size())]
-    dist.all_gather(sizes, size)
-    sizes = [int(s) for s in sizes]
+    sizes = [int(s) for s in all_gather(size)]
     if len(set(sizes)) > 1:
         raise RuntimeError(
             f'{what}: ranks hold different numbers of samples {sizes}; use '
@@ -51,11 +49,8 @@ def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def gather_no_grad(tensor: torch.Tensor) -> torch.Tensor:
-    if get_world_size() == 1:
-        return tensor
-    parts = [torch.empty_like(tensor) for _ in range(get_world_size())]
-    dist.all_gather(parts, tensor.contiguous())
-    return torch.cat(parts)
+    """Concatenate ``tensor`` from all ranks (rank order) along dim 0."""
+    return torch.cat(all_gather(tensor))
 
 
 @torch.no_grad()

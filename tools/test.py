@@ -17,6 +17,7 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import get_rank
 
 from mmmedssl.apis import run_test, set_default_work_dir
+from mmmedssl.engine import shutdown_distributed
 from mmmedssl.utils.checkpoint import TRUST_ENV
 
 
@@ -68,6 +69,7 @@ def main(argv=None):
     if args.out and get_rank() == 0:
         with open(args.out, 'w') as f:
             json.dump(metrics, f, indent=2)
+    shutdown_distributed()
     return 0
 
 

@@ -19,7 +19,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 
 from mmmedssl.apis import (build_runner, sanitize_dataloaders,
                            set_default_work_dir)
-from mmmedssl.engine import find_resume_checkpoint
+from mmmedssl.engine import find_resume_checkpoint, shutdown_distributed
 from mmmedssl.utils.checkpoint import TRUST_ENV
 
 
@@ -140,6 +140,7 @@ def main(argv=None):
     cfg = merge_args(cfg, args)
     runner = build_runner(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

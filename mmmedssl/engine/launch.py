@@ -89,3 +89,15 @@ def prepare_launcher(cfg: Config) -> Config:
                   'accelerator.', logger='current')
         cfg.sync_bn = None
     return cfg
+
+
+def shutdown_distributed() -> None:
+    """Wait for every rank, then tear the process group down.
+
+    Leaving it to interpreter exit lets gloo's threads be destroyed in a
+    random order, which now and then aborts a finished run ("terminate
+    called without an active exception") and fails the launcher.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()

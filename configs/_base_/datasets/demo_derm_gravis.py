@@ -1,5 +1,8 @@
 # The embedded demo set (tools/dataset_converters/make_demo_data.py):
 # 64x64 synthetic lesion photos, pretrained at 32x32 with a few GraVIS views.
+# Val/test loaders (kNN monitor) come from demo_derm_mocov2.py.
+_base_ = ['./demo_derm_mocov2.py']
+
 dataset_type = 'MedImageList'
 data_root = 'data/demo_derm'
 crop_size = 32  # GraVIS: 224 px
@@ -40,48 +43,7 @@ train_pipeline = [
     dict(type='MedMultiView', num_views=num_views, transforms=[view_pipeline]),
     dict(type='PackMedInputs'),
 ]
-eval_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(crop_size, crop_size)),
-    dict(type='PackMedInputs'),
-]
 
 train_dataloader = dict(
     batch_size=16,  # source images per iteration (x num_views views)
-    num_workers=0,
-    persistent_workers=False,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    worker_init_fn=dict(type='mmmedssl.datasets.seed_worker'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='labels.csv',
-        img_key='image',
-        group_key='lesion_id',
-        split='train',
-        pipeline=train_pipeline))
-
-# Pretraining is monitored by leave-one-out kNN accuracy on the val lesions
-# (neighbours from the same lesion excluded).
-val_dataloader = dict(
-    batch_size=64,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='labels.csv',
-        img_key='image',
-        label_key='label',
-        group_key='lesion_id',
-        split='val',
-        pipeline=eval_pipeline))
-val_evaluator = dict(type='KNNAccuracy', k=10, exclude_same_group=True)
-val_cfg = dict()
-test_dataloader = val_dataloader
-test_evaluator = val_evaluator
-test_cfg = dict()
+    dataset=dict(pipeline=train_pipeline))

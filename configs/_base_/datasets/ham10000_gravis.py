@@ -1,6 +1,9 @@
 # HAM10000 from ../shared/data/ham10000_200x150 (see docs/data_preparation.md)
 # with GraVIS' views: `num_views` augmented views of every source image.
 # 200x150 dermatoscopy JPEGs; splits.csv fixes train/val/test by lesion.
+# Val/test loaders (kNN monitor) come from ham10000_mocov2.py.
+_base_ = ['./ham10000_mocov2.py']
+
 dataset_type = 'MedImageList'
 data_root = '../shared/data/ham10000_200x150'
 crop_size = 224  # GraVIS: 224 px
@@ -39,49 +42,7 @@ train_pipeline = [
     dict(type='MedMultiView', num_views=num_views, transforms=[view_pipeline]),
     dict(type='PackMedInputs'),
 ]
-eval_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(crop_size, crop_size)),
-    dict(type='PackMedInputs'),
-]
 
 train_dataloader = dict(
     batch_size=16,  # source images per iteration (x num_views views)
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    worker_init_fn=dict(type='mmmedssl.datasets.seed_worker'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='labels.csv',
-        split_file='splits.csv',
-        img_key='image',
-        group_key='lesion_id',
-        split='train',
-        pipeline=train_pipeline))
-
-val_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='labels.csv',
-        split_file='splits.csv',
-        img_key='image',
-        label_key='label',
-        group_key='lesion_id',
-        split='val',
-        pipeline=eval_pipeline))
-val_evaluator = dict(type='KNNAccuracy', k=20, exclude_same_group=True)
-val_cfg = dict()
-test_dataloader = dict(
-    val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
-test_evaluator = val_evaluator
-test_cfg = dict()
+    dataset=dict(pipeline=train_pipeline))

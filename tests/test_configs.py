@@ -38,9 +38,10 @@ def test_config_loads_and_model_builds(path):
         assert model.queue_len % cfg.train_dataloader.batch_size == 0
     # The backbone runs on the config's input channels.
     channels = cfg.model.backbone.get('in_channels', 3)
+    spatial = (16, 16, 16) if '3D' in cfg.model.backbone.type else (32, 32)
     with torch.no_grad():
         model.eval()
-        feats = model(torch.rand(2, channels, 32, 32), mode='tensor')
+        feats = model(torch.rand(2, channels, *spatial), mode='tensor')
     assert feats[-1].shape[0] == 2
 
 

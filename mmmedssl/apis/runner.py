@@ -1,5 +1,6 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 import os.path as osp
+import warnings
 
 import torch
 from mmengine.config import Config
@@ -59,6 +60,25 @@ def drop_disabled_hooks(cfg: Config) -> None:
             hooks.pop(name)
 
 
+def fall_back_to_fp32_without_cuda(cfg: Config) -> None:
+    """Run configs written for mixed precision (``AmpOptimWrapper``) in
+    fp32 when there is no CUDA device, with a warning.
+
+    mmengine's ``AmpOptimWrapper`` asserts on CPU; the paper-setting configs
+    use it as the released code did (apex O1, here ``torch.amp``).
+    """
+    optim_wrapper = cfg.get('optim_wrapper')
+    if (not isinstance(optim_wrapper, dict)
+            or optim_wrapper.get('type') != 'AmpOptimWrapper'
+            or torch.cuda.is_available()):
+        return
+    warnings.warn('optim_wrapper is AmpOptimWrapper but there is no CUDA '
+                  'device: training in fp32 with OptimWrapper instead.')
+    optim_wrapper['type'] = 'OptimWrapper'
+    for key in ('loss_scale', 'dtype', 'use_fsdp'):
+        optim_wrapper.pop(key, None)
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the Runner of a config the way ``tools/train.py`` does.
 
@@ -73,6 +93,7 @@ def build_runner(cfg: Config) -> Runner:
         init_default_scope(cfg.default_scope)
     cfg = prepare_launcher(cfg)
     drop_disabled_hooks(cfg)
+    fall_back_to_fp32_without_cuda(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

@@ -1,7 +1,9 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
+from .chestxray14 import ChestXray14
+from .crop_pairs import CropPairDataset
 from .image_list import MedImageList
 from .isic2017 import ISIC2017
 from .transforms import *  # noqa: F401,F403
 from .utils import seed_worker
 
-__all__ = ['ISIC2017', 'MedImageList', 'seed_worker']
+__all__ = ['ChestXray14', 'ISIC2017', 'MedImageList', 'seed_worker']

@@ -3,11 +3,20 @@ from .augment import (MedColorJitter, MedCutout, MedGaussianBlur,
                       MedRandomGrayscale, MedRandomRotation)
 from .formatting import PackMedInputs, to_channel_first_tensor
 from .loading import LoadSourceImages
+from .volume import HUWindow, LoadVolume, read_volume, resample_volume
+from .volume_augment import (InOutPainting, LocalPixelShuffle,
+                             TorchIOTransform)
+from .pcrl import PCRLViews, RandomFlipRot90
 from .wrappers import MedMultiView
 
 __all__ = [
     'MedColorJitter', 'MedCutout', 'MedGaussianBlur', 'MedRandomGrayscale',
     'MedRandomRotation',
-    'LoadSourceImages', 'MedMultiView', 'PackMedInputs',
+    'LoadSourceImages', 'MedMultiView', 'PackMedInputs', 'PCRLViews',
+    'RandomFlipRot90',
     'to_channel_first_tensor'
+]
+__all__ += [
+    'HUWindow', 'LoadVolume', 'read_volume', 'resample_volume',
+    'InOutPainting', 'LocalPixelShuffle', 'TorchIOTransform'
 ]

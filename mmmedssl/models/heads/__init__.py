@@ -2,5 +2,6 @@
 # mmpretrain's modules (ResNet, MoCoV2Neck, ContrastiveHead, CrossEntropyLoss, ...)
 # resolve through the registry parent; mmmedssl-specific ones go here.
 from .gravis_head import GraVISHead
+from .pcrl_head import PCRLHead
 
-__all__ = ['GraVISHead']
+__all__ = ['GraVISHead', 'PCRLHead']

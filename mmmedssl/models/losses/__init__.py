@@ -2,5 +2,6 @@
 # mmpretrain's modules (ResNet, MoCoV2Neck, ContrastiveHead, CrossEntropyLoss, ...)
 # resolve through the registry parent; mmmedssl-specific ones go here.
 from .gravis_loss import GraVISLoss
+from .nce_loss import C2LNCELoss, InfoNCELoss
 
-__all__ = ['GraVISLoss']
+__all__ = ['C2LNCELoss', 'GraVISLoss', 'InfoNCELoss']

@@ -2,5 +2,6 @@
 from .base import BaseMedSelfSupervisor
 from .gravis import GraVIS
 from .moco import MedMoCo
+from .pcrl import PCRL
 
-__all__ = ['BaseMedSelfSupervisor', 'GraVIS', 'MedMoCo']
+__all__ = ['BaseMedSelfSupervisor', 'GraVIS', 'MedMoCo', 'PCRL']

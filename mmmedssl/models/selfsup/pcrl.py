@@ -1,0 +1,196 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.dist import get_world_size
+from mmengine.model import ExponentialMovingAverage
+from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
+from mmpretrain.structures import DataSample
+
+from mmmedssl.registry import MODELS
+from .base import BaseMedSelfSupervisor
+
+Features = Tuple[torch.Tensor, ...]
+
+#: Order of the six tensors a PCRL sample carries (``PCRLViews``).
+VIEW_ORDER = ('input1', 'input2', 'clean1', 'clean2', 'target1', 'target2')
+
+
+def _blend(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor],
+           alpha: float) -> List[torch.Tensor]:
+    return [alpha * x + (1 - alpha) * y for x, y in zip(a, b)]
+
+
+@MODELS.register_module()
+class PCRL(BaseMedSelfSupervisor):
+    """Preservational Contrastive Representation Learning (Zhou et al.,
+    ICCV 2021), 2D and 3D.
+
+    Per iteration, with views x1, x2 of one image, their clean crops g1, g2,
+    transformed targets m1, m2 and transformation codes a1, a2:
+
+    1. momentum encoder on x2 -> key k and features F_t;
+    2. student encoder on x1 -> query q and features F_s; the gate turns
+       a1, a2 into channel weights g(a1), g(a2) for the bottlenecks;
+       ordinary reconstruction ``D(F_s with g(a1) s5)`` of m1 and hybrid
+       reconstruction ``D(alpha1 [F_s, g(a1) s5] + (1 - alpha1) [F_t,
+       g(a2) t5])`` of ``alpha1 m1 + (1 - alpha1) m2``;
+    3. mixup with one lambda and one permutation for every mixed tensor:
+       x~1, x~2, g~1, g~2 and the mixed key k- (from the raw projections);
+       momentum encoder on x~2 -> k~, F~_t; student on x~1 -> q~, F~_s,
+       reconstructions of g~1 (plain) and ``alpha2 g~1 + (1 - alpha2) g~2``
+       (hybrid with F~_t, no gating);
+    4. ``L_c`` = mean of the memory NCE losses of (q, k), (q~, k~), (q~, k-);
+       ``L_r`` = mean of the four MSE terms (``PCRLHead``).
+
+    lambda and the alphas are ``max(u, 1 - u)`` with ``u ~ Beta(b, b)``
+    (b = 1: uniform on [0.5, 1]), drawn with torch's generator so that a
+    resumed run draws the same values. The momentum encoder (backbone +
+    projection, EMA of the student, BatchNorm on batch statistics) runs
+    under ``no_grad``; under DDP its batch is shuffled across ranks
+    (Shuffle-BN), in one process shuffling would change nothing and is
+    skipped.
+
+    Args:
+        backbone (dict): Encoder returning every scale, shallow to deep
+            (``ResNetWithStem`` in 2D, ``UNet3DEncoder`` in 3D).
+        neck (dict): ``PCRLNeck`` (projection + transformation gate).
+        decoder (dict): ``UNetDecoder``.
+        head (dict): ``PCRLHead``.
+        momentum (float): Weight of the *new* value in the EMA update
+            (mmengine's convention: 0.001 is the paper's 0.999).
+        mix_beta (float): Parameter of the Beta distribution of lambda and
+            the alphas. Defaults to 1.
+        shuffle_bn (bool): Shuffle the momentum encoder's batch across ranks
+            under DDP. Defaults to True.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 decoder: dict,
+                 head: dict,
+                 momentum: float = 0.001,
+                 mix_beta: float = 1.0,
+                 shuffle_bn: bool = True,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        if mix_beta <= 0:
+            raise ValueError(f'PCRL: mix_beta must be > 0, got {mix_beta}.')
+        self.decoder = MODELS.build(decoder)
+        self.momentum_encoder = ExponentialMovingAverage(
+            nn.Sequential(self.backbone, self.neck), momentum)
+        self.mix_beta = mix_beta
+        self.shuffle_bn = shuffle_bn
+
+    # -- pieces -----------------------------------------------------------
+    def _draw_weight(self) -> float:
+        """max(u, 1 - u), u ~ Beta(b, b)."""
+        if self.mix_beta == 1.0:
+            u = float(torch.rand(()))
+        else:
+            b = torch.tensor(float(self.mix_beta))
+            u = float(torch.distributions.Beta(b, b).sample())
+        return max(u, 1. - u)
+
+    def _encode(self, x: torch.Tensor) -> Tuple[Features, torch.Tensor]:
+        feats = self.backbone(x)
+        return feats, self.neck([feats[-1]])[0]
+
+    @torch.no_grad()
+    def _encode_momentum(self, x: torch.Tensor
+                         ) -> Tuple[Features, torch.Tensor]:
+        encoder, projection = self.momentum_encoder.module
+        shuffle = self.shuffle_bn and get_world_size() > 1
+        if shuffle:
+            x, restore = batch_shuffle_ddp(x)
+        feats = encoder(x)
+        key = projection([feats[-1]])[0]
+        if shuffle:
+            feats = tuple(batch_unshuffle_ddp(f, restore) for f in feats)
+            key = batch_unshuffle_ddp(key, restore)
+        return feats, key
+
+    def _gate(self, feats: Features, weights: torch.Tensor) -> List:
+        shape = weights.shape + (1, ) * (feats[-1].dim() - 2)
+        return list(feats[:-1]) + [feats[-1] * weights.view(shape)]
+
+    def _codes(self, data_samples: List[DataSample],
+               device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+        try:
+            codes = [torch.as_tensor(np.asarray(s.aug_code))
+                     for s in data_samples]
+        except AttributeError:
+            raise KeyError(
+                'PCRL: data samples carry no `aug_code`; the train pipeline '
+                "needs PCRLViews and PackMedInputs(algorithm_keys="
+                "['aug_code']).") from None
+        codes = torch.stack(codes).to(device=device, dtype=torch.float32)
+        if codes.dim() != 3 or codes.shape[1] != 2:
+            raise ValueError('PCRL: each sample needs one code per view, '
+                             f'shaped (2, code_dim); got {tuple(codes.shape)}.')
+        return codes[:, 0], codes[:, 1]
+
+    # -- training ---------------------------------------------------------
+    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 6:
+            got = len(inputs) if isinstance(inputs, (list, tuple)) else 1
+            raise ValueError(
+                f'PCRL needs 6 tensors per sample {VIEW_ORDER} (PCRLViews), '
+                f'got {got}.')
+        x1, x2, clean1, clean2, target1, target2 = inputs
+        code1, code2 = self._codes(data_samples, x1.device)
+
+        with torch.no_grad():
+            self.momentum_encoder.update_parameters(
+                nn.Sequential(self.backbone, self.neck))
+
+        # Ordinary and hybrid reconstructions of the transformed views.
+        feats_t, key_raw = self._encode_momentum(x2)
+        feats_s, query = self._encode(x1)
+        alpha1 = self._draw_weight()
+        gated_s = self._gate(feats_s, self.neck.gate(code1))
+        gated_t = self._gate(feats_t, self.neck.gate(code2))
+        rec_ordinary = self.decoder(gated_s)
+        rec_hybrid = self.decoder(_blend(gated_s, gated_t, alpha1))
+
+        # Mixup: one lambda and one permutation for every mixed tensor.
+        lam = self._draw_weight()
+        perm = torch.randperm(x1.shape[0], device=x1.device)
+
+        def mix(t: torch.Tensor) -> torch.Tensor:
+            return lam * t + (1 - lam) * t[perm]
+
+        feats_mt, key_mix = self._encode_momentum(mix(x2))
+        feats_ms, query_mix = self._encode(mix(x1))
+        alpha2 = self._draw_weight()
+        rec_mix = self.decoder(feats_ms)
+        rec_mix_hybrid = self.decoder(_blend(feats_ms, feats_mt, alpha2))
+        clean1_mix, clean2_mix = mix(clean1), mix(clean2)
+
+        normalize = F.normalize
+        query_mix = normalize(query_mix, dim=1)
+        return self.head.loss(
+            contrast_pairs=dict(
+                plain=(normalize(query, dim=1), normalize(key_raw, dim=1)),
+                mixup=(query_mix, normalize(key_mix, dim=1)),
+                mixed_key=(query_mix, normalize(mix(key_raw), dim=1))),
+            recon_pairs=dict(
+                ordinary=(rec_ordinary, target1),
+                mixup=(rec_mix, clean1_mix),
+                hybrid=(rec_hybrid,
+                        alpha1 * target1 + (1 - alpha1) * target2),
+                mixup_hybrid=(rec_mix_hybrid, alpha2 * clean1_mix +
+                              (1 - alpha2) * clean2_mix)))

@@ -11,6 +11,7 @@ _base_ = [
 
 max_epochs = 10
 model = dict(
+    momentum=0.01,  # 0.99: a faster momentum encoder for an 80-step run
     backbone=dict(base_channels=8),
     neck=dict(in_channels=128, hid_channels=128),
     decoder=dict(in_channels=[16, 32, 64, 128], decoder_channels=(64, 32, 16)),

@@ -2,7 +2,8 @@
 from mmengine.config import Config
 
 from mmmedssl.apis import sanitize_dataloaders
-from mmmedssl.apis.runner import drop_disabled_hooks
+from mmmedssl.apis.runner import (drop_disabled_hooks,
+                                  fall_back_to_fp32_without_cuda)
 
 
 def test_none_disables_mmmedssl_default_hooks():
@@ -15,6 +16,24 @@ def test_none_disables_mmmedssl_default_hooks():
     # which removes its built-in hook for them.
     assert set(cfg.default_hooks) == {'sync_buffers', 'checkpoint'}
     assert cfg.default_hooks.checkpoint is None
+
+
+def test_amp_configs_fall_back_to_fp32_without_cuda(monkeypatch):
+    import pytest
+    import torch
+    amp = dict(optim_wrapper=dict(type='AmpOptimWrapper', loss_scale='dynamic',
+                                  optimizer=dict(type='SGD', lr=0.1)))
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = Config(amp)
+    with pytest.warns(UserWarning, match='fp32'):
+        fall_back_to_fp32_without_cuda(cfg)
+    assert cfg.optim_wrapper == dict(type='OptimWrapper',
+                                     optimizer=dict(type='SGD', lr=0.1))
+    # With CUDA, and for other wrappers, nothing changes.
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    cfg = Config(amp)
+    fall_back_to_fp32_without_cuda(cfg)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
 
 
 def test_dataloader_defaults_without_workers_or_cuda():

@@ -49,7 +49,9 @@ float16 with a gradient scaler on CUDA, bfloat16 on CPU (only faster on
 CPUs with native bf16; numbers are not comparable to fp32 elsewhere).
 
 Pipeline (``--pipeline``): the config's ``train_dataloader.dataset.pipeline``
-on ``--num-images`` images of its training set when found, else on
+followed by the model's data preprocessor (collation of the one sample and
+normalisation of all its views: the model does it, not the dataset, but the
+work is the pipeline's) on ``--num-images`` images of its training set when found, else on
 synthetic JPEGs (3D: ``.npy`` volumes) written to a temporary directory,
 beside a plain pipeline on the same files: ``cv2.imread`` + resize to the
 pipeline's output size + float32 normalisation with the data preprocessor's
@@ -547,8 +549,19 @@ def run_pipeline_case(config, args):
             return item['img_path']
         return item['img_paths'][0]
 
+    # The pipeline's output is normalised by the data preprocessor in the
+    # model, not in the dataset: include it (one sample at a time, as its
+    # share of a batch), since the plain reference normalises too.
+    from mmengine.dataset import default_collate
+
+    from mmmedssl.registry import MODELS
+    preprocessor = MODELS.build(dict(pre)) if pre else None
+
     def run_pipeline(item):
-        return pipeline(copy.deepcopy(item))
+        out = pipeline(copy.deepcopy(item))
+        if preprocessor is not None:
+            preprocessor(default_collate([out]), True)
+        return out
 
     probe = run_pipeline(infos[0])
     out_shape = tuple(first_view(probe['inputs']).shape[1:])

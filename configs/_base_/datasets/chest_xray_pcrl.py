@@ -17,7 +17,8 @@ input_transforms = [
     dict(type='MedRandomRotation', degrees=10, interpolation='nearest'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='MedRandomGrayscale', prob=0.2),
-    dict(type='MedGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
+    # Blur sigma scaled with the image side (224 -> 64 px).
+    dict(type='MedGaussianBlur', sigma=(0.1, 0.6), prob=0.5),
     dict(
         type='MedColorJitter',
         brightness=0.4,
@@ -37,7 +38,8 @@ train_pipeline = [
         type='PCRLViews',
         spatial_transforms=spatial_transforms,
         input_transforms=input_transforms,
-        target_transform=dict(type='RandomFlipRot90', spatial_dims=2)),
+        target_transform=dict(
+            type='RandomFlipRot90', spatial_dims=2, make_target=False)),
     dict(type='PackMedInputs', algorithm_keys=['aug_code']),
 ]
 eval_pipeline = [

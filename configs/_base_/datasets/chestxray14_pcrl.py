@@ -15,8 +15,9 @@ cutout_size = crop_size // 7
 norm_mean = [123.675, 116.28, 103.53]
 
 # The released per-view recipe, in its order. The clean target is the crop;
-# the input is the crop after input_transforms; the transformation target
-# is the input flipped/rotated (RandomFlipRot90).
+# the input is the crop after input_transforms; RandomFlipRot90 draws the
+# flips/rotation whose result (the transformation target) PCRL builds from
+# the normalised input batch.
 spatial_transforms = [
     dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.2, 1.))
 ]
@@ -44,7 +45,8 @@ train_pipeline = [
         type='PCRLViews',
         spatial_transforms=spatial_transforms,
         input_transforms=input_transforms,
-        target_transform=dict(type='RandomFlipRot90', spatial_dims=2)),
+        target_transform=dict(
+            type='RandomFlipRot90', spatial_dims=2, make_target=False)),
     dict(type='PackMedInputs', algorithm_keys=['aug_code']),
 ]
 

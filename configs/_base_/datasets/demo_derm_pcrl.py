@@ -35,7 +35,8 @@ train_pipeline = [
         type='PCRLViews',
         spatial_transforms=spatial_transforms,
         input_transforms=input_transforms,
-        target_transform=dict(type='RandomFlipRot90', spatial_dims=2)),
+        target_transform=dict(
+            type='RandomFlipRot90', spatial_dims=2, make_target=False)),
     dict(type='PackMedInputs', algorithm_keys=['aug_code']),
 ]
 train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))

@@ -21,7 +21,8 @@ train_pipeline = [
         type='PCRLViews',
         views_from='pair',
         input_transforms=input_transforms,
-        target_transform=dict(type='RandomFlipRot90', spatial_dims=3)),
+        target_transform=dict(
+            type='RandomFlipRot90', spatial_dims=3, make_target=False)),
     dict(type='PackMedInputs', spatial_dims=3, algorithm_keys=['aug_code']),
 ]
 

@@ -78,6 +78,12 @@ def _is_colour(img: np.ndarray) -> bool:
     return img.ndim == 3 and img.shape[2] == 3
 
 
+def _channels_equal(img: np.ndarray) -> bool:
+    """Whether a 3-channel image holds the same values in every channel."""
+    return bool(np.array_equal(img[..., 0], img[..., 1])
+                and np.array_equal(img[..., 0], img[..., 2]))
+
+
 def _gray(img: np.ndarray, channel_order: str) -> np.ndarray:
     """ITU-R 601-2 luma (0.299 R + 0.587 G + 0.114 B), as PIL's ``L``."""
     code = (cv2.COLOR_BGR2GRAY
@@ -223,9 +229,12 @@ class MedColorJitter(BaseTransform):
         _check_uint8_image(type(self).__name__, img)
         img = np.ascontiguousarray(img)
         order, factors = self._rand_params()
+        # Saturation and hue leave grey pixels unchanged: skip them for grey
+        # images stored in 3 channels (X-rays loaded as colour), exactly.
+        grey = not _is_colour(img) or _channels_equal(img)
         for index in order:
             factor = factors[index]
-            if factor is None:
+            if factor is None or (grey and index >= 2):
                 continue
             if index == 0:
                 img = adjust_brightness(img, factor)

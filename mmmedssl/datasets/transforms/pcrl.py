@@ -26,6 +26,12 @@ class RandomFlipRot90(BaseTransform):
     The rotated plane must be square for odd k, or the target would not
     have the input's shape.
 
+    With ``make_target=False`` only the code is drawn: ``PCRL`` then applies
+    it to the normalised input batch (``flip_rot90``), which is the same
+    target (flips and rotations commute with per-channel normalisation and
+    the released code transforms the normalised input) without carrying
+    two more images through collation and normalisation.
+
     Args:
         spatial_dims (int): 2 or 3.
         flip_prob (float): Probability of each flip. Defaults to 0.5.
@@ -33,13 +39,15 @@ class RandomFlipRot90(BaseTransform):
             ``'transform_target'``; ``img`` is left unchanged.
         code_key (str): Where the code goes (float32). Defaults to
             ``'aug_code'``.
+        make_target (bool): Write the transformed copy. Defaults to True.
     """
 
     def __init__(self,
                  spatial_dims: int = 2,
                  flip_prob: float = 0.5,
                  target_key: str = 'transform_target',
-                 code_key: str = 'aug_code') -> None:
+                 code_key: str = 'aug_code',
+                 make_target: bool = True) -> None:
         if spatial_dims not in (2, 3):
             raise ValueError('RandomFlipRot90: spatial_dims must be 2 or 3, '
                              f'got {spatial_dims}.')
@@ -50,6 +58,7 @@ class RandomFlipRot90(BaseTransform):
         self.flip_prob = flip_prob
         self.target_key = target_key
         self.code_key = code_key
+        self.make_target = make_target
 
     @property
     def code_dim(self) -> int:
@@ -76,7 +85,7 @@ class RandomFlipRot90(BaseTransform):
         out = img
         for i, axis in enumerate(axes):
             if np.random.rand() < self.flip_prob:
-                out = np.flip(out, axis=axis)
+                out = np.flip(out, axis=axis)  # a view: no copy
                 code[i] = 1
         k = int(np.random.randint(4))
         plane = (axes[0], axes[1])
@@ -85,9 +94,11 @@ class RandomFlipRot90(BaseTransform):
                 'RandomFlipRot90: a 90-degree rotation needs a square plane; '
                 f'the image is {img.shape} (axes {plane}). Crop it square '
                 'first.')
-        out = np.rot90(out, k=k, axes=plane)
+        if self.make_target:
+            out = np.rot90(out, k=k, axes=plane)
         code[len(axes) + k] = 1
-        results[self.target_key] = np.ascontiguousarray(out)
+        if self.make_target:
+            results[self.target_key] = np.ascontiguousarray(out)
         results[self.code_key] = code
         return results
 
@@ -95,7 +106,8 @@ class RandomFlipRot90(BaseTransform):
         return (f'{type(self).__name__}(spatial_dims={self.spatial_dims}, '
                 f'flip_prob={self.flip_prob}, '
                 f'target_key={self.target_key!r}, '
-                f'code_key={self.code_key!r})')
+                f'code_key={self.code_key!r}, '
+                f'make_target={self.make_target})')
 
 
 @TRANSFORMS.register_module()
@@ -109,9 +121,12 @@ class PCRLViews(BaseTransform):
     the input into the transformation target and records its code.
 
     Output: ``results['img']`` is the list ``[input1, input2, clean1, clean2,
-    target1, target2]`` (the order ``PCRL`` expects) and
-    ``results['aug_code']`` the two codes, ``(2, code_dim)`` float32; pack
-    with ``PackMedInputs(algorithm_keys=['aug_code'])``.
+    target1, target2]`` (the order ``PCRL`` expects), or ``[input1, input2,
+    clean1, clean2]`` when the target transform only draws the codes
+    (``RandomFlipRot90(make_target=False)``, our configs: the model builds
+    the targets); ``results['aug_code']`` holds the two codes,
+    ``(2, code_dim)`` float32. Pack with
+    ``PackMedInputs(algorithm_keys=['aug_code'])``.
 
     Both views' pipelines see the same dict under
     ``results['view_shared_state']``, so a transform can make a choice once
@@ -176,7 +191,8 @@ class PCRLViews(BaseTransform):
             view = self.target(view)
             cleans.append(clean)
             inputs.append(view['img'])
-            targets.append(view[self.target_key])
+            if self.target_key in view:
+                targets.append(view[self.target_key])
             codes.append(view[self.code_key])
         results['img'] = inputs + cleans + targets
         results['img_shape'] = (inputs[0].shape[:2] if self.views_from

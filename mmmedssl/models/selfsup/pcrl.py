@@ -15,8 +15,35 @@ from .base import BaseMedSelfSupervisor
 
 Features = Tuple[torch.Tensor, ...]
 
-#: Order of the six tensors a PCRL sample carries (``PCRLViews``).
+#: Order of the tensors a PCRL sample carries (``PCRLViews``); the two
+#: transformation targets are optional (built here from the codes).
 VIEW_ORDER = ('input1', 'input2', 'clean1', 'clean2', 'target1', 'target2')
+
+
+def flip_rot90(batch: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Apply transformation codes to a batch ``(B, C, *spatial)``.
+
+    Code ``[flip_0, ..., flip_{S-1}, onehot(k)]`` (``RandomFlipRot90``):
+    flip each spatial axis whose bit is set, then rotate by ``k * 90``
+    degrees from the first spatial axis towards the second, as
+    ``RandomFlipRot90`` does to one image.
+    """
+    spatial = batch.dim() - 2
+    if codes.shape != (batch.shape[0], spatial + 4):
+        raise ValueError(
+            f'flip_rot90: expected codes shaped ({batch.shape[0]}, '
+            f'{spatial + 4}) for a batch {tuple(batch.shape)}, got '
+            f'{tuple(codes.shape)}.')
+    out = []
+    for img, code in zip(batch, codes.detach().cpu().tolist()):
+        dims = [1 + i for i in range(spatial) if code[i] > 0.5]
+        if dims:
+            img = img.flip(dims)
+        k = max(range(4), key=lambda j: code[spatial + j])
+        if k:
+            img = torch.rot90(img, k, dims=(1, 2))
+        out.append(img)
+    return torch.stack(out)
 
 
 def _blend(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor],
@@ -30,7 +57,9 @@ class PCRL(BaseMedSelfSupervisor):
     ICCV 2021), 2D and 3D.
 
     Per iteration, with views x1, x2 of one image, their clean crops g1, g2,
-    transformed targets m1, m2 and transformation codes a1, a2:
+    transformed targets m1, m2 and transformation codes a1, a2 (the
+    targets come with the data, or are built here from x1, x2 and the codes
+    with ``flip_rot90`` when the pipeline only drew the codes):
 
     1. momentum encoder on x2 -> key k and features F_t;
     2. student encoder on x1 -> query q and features F_s; the gate turns
@@ -145,13 +174,18 @@ class PCRL(BaseMedSelfSupervisor):
     # -- training ---------------------------------------------------------
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
-        if not isinstance(inputs, (list, tuple)) or len(inputs) != 6:
+        if not isinstance(inputs, (list, tuple)) or len(inputs) not in (4,
+                                                                         6):
             got = len(inputs) if isinstance(inputs, (list, tuple)) else 1
             raise ValueError(
-                f'PCRL needs 6 tensors per sample {VIEW_ORDER} (PCRLViews), '
-                f'got {got}.')
-        x1, x2, clean1, clean2, target1, target2 = inputs
+                f'PCRL needs 6 tensors per sample {VIEW_ORDER}, or the first '
+                f'4 (PCRLViews), got {got}.')
+        x1, x2, clean1, clean2 = inputs[:4]
         code1, code2 = self._codes(data_samples, x1.device)
+        if len(inputs) == 6:
+            target1, target2 = inputs[4:]
+        else:
+            target1, target2 = flip_rot90(x1, code1), flip_rot90(x2, code2)
 
         with torch.no_grad():
             self.momentum_encoder.update_parameters(

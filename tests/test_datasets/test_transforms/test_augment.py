@@ -341,3 +341,21 @@ def test_base_config_train_pipeline(tmp_path, name, crop, views, hole):
     # (at least a clipped 2 x 2 hole in 3 channels; no pixel value equals
     # the non-integer mean otherwise)
     assert all((v == 0).sum(dim=(1, 2, 3)).min() >= 12 for v in normed)
+
+
+def test_color_jitter_skips_saturation_and_hue_exactly_for_grey_images():
+    """X-rays are loaded as 3 equal channels: saturation and hue would not
+    change them, so skipping those steps gives the same output."""
+    from mmmedssl.datasets.transforms.augment import (adjust_hue,
+                                                      adjust_saturation)
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(0, 256, (16, 16, 1), np.uint8), 3, axis=2)
+    np.testing.assert_array_equal(adjust_saturation(grey, 1.7), grey)
+    np.testing.assert_array_equal(adjust_hue(grey, 0.4), grey)
+    jitter = MedColorJitter(brightness=0, contrast=0, saturation=0.9,
+                            hue=0.5)
+    np.testing.assert_array_equal(jitter(dict(img=grey.copy()))['img'], grey)
+    colour = grey.copy()
+    colour[..., 2] = 255 - colour[..., 2]
+    np.random.seed(0)
+    assert not np.array_equal(jitter(dict(img=colour.copy()))['img'], colour)

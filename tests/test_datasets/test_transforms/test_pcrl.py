@@ -264,7 +264,7 @@ def test_flip_rot90_custom_keys_and_repr():
     np.testing.assert_array_equal(out['tt'], reconstruct(img, out['cc'], 2))
     assert t.code_dim == 6 and RandomFlipRot90(spatial_dims=3).code_dim == 7
     assert repr(t) == ("RandomFlipRot90(spatial_dims=2, flip_prob=0.5, "
-                       "target_key='tt', code_key='cc')")
+                       "target_key='tt', code_key='cc', make_target=True)")
     assert TRANSFORMS.get('RandomFlipRot90') is RandomFlipRot90
 
 
@@ -705,20 +705,49 @@ def test_chest_xray_pcrl_train_pipeline():
     for _ in range(2):
         out = views(dict(base, img=img.copy()))
         arrays = out['img']
-        assert len(arrays) == 6
+        # The config only draws the codes; PCRL builds the targets.
+        assert len(arrays) == 4
         assert all(a.shape == (64, 64, 3) for a in arrays)
-        assert [a.dtype for a in arrays] == [np.float32] * 2 + [
-            np.uint8
-        ] * 2 + [np.float32] * 2
+        assert [a.dtype for a in arrays] == [np.float32] * 2 + [np.uint8] * 2
         assert not np.array_equal(arrays[2], arrays[3])
         assert out['aug_code'].shape == (2, 6)
-        for i in range(2):
-            np.testing.assert_array_equal(
-                arrays[4 + i], reconstruct(arrays[i], out['aug_code'][i], 2))
 
     packed = Compose(pipeline[1:])(dict(base, img=img.copy()))
-    assert len(packed['inputs']) == 6
+    assert len(packed['inputs']) == 4
     assert all(tuple(t.shape) == (3, 64, 64) for t in packed['inputs'])
     assert packed['data_samples'].aug_code.shape == (2, 6)
     batch = default_collate([packed, packed])
     assert all(tuple(t.shape) == (2, 3, 64, 64) for t in batch['inputs'])
+
+
+@pytest.mark.parametrize('shape,dims', [((6, 6, 3), 2), ((4, 4, 5), 3),
+                                        ((2, 4, 4, 3), 3)])
+def test_codes_only_and_model_side_targets_match(shape, dims):
+    """make_target=False draws the same codes; PCRL's flip_rot90 applied to
+    the channel-first tensor gives the target the transform would make."""
+    import torch
+
+    from mmmedssl.models.selfsup.pcrl import flip_rot90
+    rng = np.random.default_rng(0)
+    img = rng.random(shape).astype(np.float32)
+    full = RandomFlipRot90(spatial_dims=dims)
+    codes_only = RandomFlipRot90(spatial_dims=dims, make_target=False)
+    for seed in range(24):
+        np.random.seed(seed)
+        a = full(dict(img=img))
+        np.random.seed(seed)
+        b = codes_only(dict(img=img))
+        assert 'transform_target' not in b
+        np.testing.assert_array_equal(a['aug_code'], b['aug_code'])
+        if dims == 2:
+            tensor = torch.from_numpy(img).permute(2, 0, 1)[None]
+            expected = torch.from_numpy(a['transform_target']).permute(2, 0,
+                                                                       1)
+        else:
+            tensor = torch.from_numpy(img if img.ndim == 4 else img[None])[
+                None]
+            target = a['transform_target']
+            expected = torch.from_numpy(
+                target if target.ndim == 4 else target[None])
+        built = flip_rot90(tensor, torch.from_numpy(b['aug_code'])[None])[0]
+        torch.testing.assert_close(built, expected)

@@ -102,3 +102,43 @@ def test_pcrl_neck_projection_and_gate():
     assert gate.shape == (2, 8) and (gate > 0).all() and (gate < 1).all()
     with pytest.raises(ValueError, match=r'\(B, 6\)'):
         neck.gate(torch.zeros(2, 7))
+
+
+@pytest.mark.parametrize('channels,size', [((3, 4), (5, 7)), ((8, 2), (1, 1))])
+def test_upsample_conv3x3_equals_conv_of_upsampled(channels, size):
+    from mmmedssl.models.necks.unet_decoder import upsample_conv3x3
+    torch.manual_seed(0)
+    x = torch.randn(2, channels[0], *size, dtype=torch.float64,
+                    requires_grad=True)
+    w = torch.randn(channels[1], channels[0], 3, 3, dtype=torch.float64,
+                    requires_grad=True)
+    fast = upsample_conv3x3(x, w)
+    ref = F.conv2d(F.interpolate(x, scale_factor=2, mode='nearest'), w,
+                   padding=1)
+    torch.testing.assert_close(fast, ref)
+    grad = torch.randn_like(ref)
+    gx, gw = torch.autograd.grad(fast, (x, w), grad)
+    rx, rw = torch.autograd.grad(ref, (x, w), grad)
+    torch.testing.assert_close(gx, rx)
+    torch.testing.assert_close(gw, rw)
+
+
+def test_fused_and_plain_decoders_agree():
+    torch.manual_seed(0)
+    kwargs = dict(in_channels=[4, 4, 8], decoder_channels=(8, 4, 2),
+                  out_channels=3)
+    fused = UNetDecoder(**kwargs)
+    plain = UNetDecoder(**kwargs, fused_upsample=False)
+    plain.load_state_dict(fused.state_dict())
+    feats = _pyramid([4, 4, 8], [(16, 16), (8, 8), (4, 4)])
+    for f in feats:
+        f.requires_grad_()
+    out_fused, out_plain = fused(feats), plain(feats)
+    torch.testing.assert_close(out_fused, out_plain, rtol=1e-4, atol=1e-5)
+    g_fused = torch.autograd.grad(out_fused.square().sum(), feats)
+    g_plain = torch.autograd.grad(out_plain.square().sum(), feats)
+    for a, b in zip(g_fused, g_plain):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    # BatchNorm running statistics are updated identically.
+    torch.testing.assert_close(fused.blocks[0].conv1.bn.running_mean,
+                               plain.blocks[0].conv1.bn.running_mean)

@@ -252,3 +252,31 @@ def test_bf16_autocast_keeps_losses_in_fp32():
     assert all(v.dtype == torch.float32 for v in losses.values())
     assert all(torch.isfinite(v) for v in losses.values())
     (losses['loss_contrast'] + losses['loss_recon']).backward()
+
+
+def test_four_inputs_build_the_targets_from_the_codes():
+    """Without targets in the data, PCRL builds them with flip_rot90: the
+    losses equal those of a batch carrying the same targets."""
+    from mmmedssl.models.selfsup.pcrl import flip_rot90
+    inputs, samples = make_batch()
+    codes = torch.as_tensor(np.stack([s.aug_code for s in samples]))
+    full = inputs[:4] + [flip_rot90(inputs[0], codes[:, 0]),
+                         flip_rot90(inputs[1], codes[:, 1])]
+    torch.manual_seed(0)
+    model = tiny_pcrl()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(1)
+    with_targets = model(full, samples, mode='loss')
+    model.load_state_dict(state)
+    torch.manual_seed(1)
+    built = model(inputs[:4], samples, mode='loss')
+    for key in with_targets:
+        torch.testing.assert_close(built[key], with_targets[key])
+    # rot90 by k=1 of a 2x2 image, after a horizontal flip
+    img = torch.tensor([[[[1., 2.], [3., 4.]]]])
+    code = torch.tensor([[0., 1., 0., 1., 0., 0.]])
+    flipped = torch.tensor([[2., 1.], [4., 3.]])
+    torch.testing.assert_close(flip_rot90(img, code)[0, 0],
+                               torch.rot90(flipped, 1, (0, 1)))
+    with pytest.raises(ValueError, match='codes shaped'):
+        flip_rot90(img, torch.zeros(1, 7))

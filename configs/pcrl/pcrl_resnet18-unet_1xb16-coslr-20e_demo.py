@@ -9,13 +9,16 @@ _base_ = [
 
 max_epochs = 20
 # 288 training images: a memory of 256 keys keeps the negatives fresh.
-# A faster momentum encoder (0.99) and a 256-key memory suit a 360-step run
-# on 288 images.
+# A faster momentum encoder (0.99), a 256-key memory and InfoNCE suit a
+# 360-step run on 288 images: with the released C2L NCE the negatives'
+# scores ran away here (nce_plain 6.8 -> 33.8, kNN 31.67 %); see README.
 model = dict(
     momentum=0.01,
-    head=dict(memory_size=256, contrast_loss=dict(num_data=18)))
+    head=dict(
+        memory_size=256,
+        contrast_loss=dict(
+            _delete_=True, type='InfoNCELoss', temperature=0.2)))
 
-# A short run from scratch needs a larger step than the released 1e-3.
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.05, weight_decay=1e-4, momentum=0.9))

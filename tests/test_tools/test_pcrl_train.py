@@ -38,7 +38,7 @@ def _schedule(epochs):
     '''
 
 
-def tiny_2d_config(data_root, epochs, batch=8):
+def tiny_2d_config(data_root, epochs, batch=8, extra=''):
     return textwrap.dedent(f'''
         _base_ = [{PCRL_2D_DEMO!r}]
         data_root = {data_root!r}
@@ -53,7 +53,7 @@ def tiny_2d_config(data_root, epochs, batch=8):
                                 dataset=dict(data_root=data_root))
         val_dataloader = dict(batch_size=16, dataset=dict(data_root=data_root))
         test_dataloader = val_dataloader
-    ''') + textwrap.dedent(_schedule(epochs))
+    ''') + textwrap.dedent(_schedule(epochs)) + textwrap.dedent(extra)
 
 
 def test_pcrl_2d_training_reconstruction_goes_down(tmp_path, tiny_demo_data):
@@ -109,7 +109,11 @@ def test_pcrl_dist_train_two_cpu_processes(tmp_path, tiny_demo_data):
     2 x 4 keys per step) and the checkpoint is finite."""
     from mmmedssl.utils import safe_load
     config = tmp_path / 'dist_pcrl.py'
-    config.write_text(tiny_2d_config(tiny_demo_data, epochs=1, batch=4))
+    # The released C2L NCE, whose Z is averaged over the ranks.
+    config.write_text(tiny_2d_config(
+        tiny_demo_data, epochs=1, batch=4,
+        extra="model['head']['contrast_loss'] = dict(type='C2LNCELoss', "
+        "num_data=4)\n"))
     work_dir = str(tmp_path / 'dist')
     run_tool(['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
               work_dir],

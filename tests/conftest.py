@@ -76,6 +76,16 @@ def tiny_config(tmp_path, tiny_demo_data):
     return str(path)
 
 
+def train_records(work_dir: str) -> list:
+    """The logged training iterations (``scalars.json`` entries with a
+    ``loss``) of a run under ``work_dir``."""
+    import json
+    logs = [osp.join(dp, f) for dp, _, fs in os.walk(work_dir) for f in fs
+            if f == 'scalars.json']
+    records = [json.loads(line) for path in logs for line in open(path)]
+    return [r for r in records if 'loss' in r]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

@@ -1,11 +1,9 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """A tiny GraVIS pretraining run on the demo data: the loss goes down."""
-import json
-import os
 import os.path as osp
 import textwrap
 
-from ..conftest import REPO_ROOT, python_tool
+from ..conftest import REPO_ROOT, python_tool, train_records
 
 GRAVIS_DEMO = osp.join(REPO_ROOT, 'configs', 'gravis',
                        'gravis_resnet18_1xb16-v4-coslr-40e_demo.py')
@@ -31,10 +29,7 @@ def tiny_gravis_config(data_root, epochs, extra=''):
 
 
 def _train_losses(work_dir):
-    logs = [osp.join(dp, f) for dp, _, fs in os.walk(work_dir) for f in fs
-            if f == 'scalars.json']
-    records = [json.loads(line) for path in logs for line in open(path)]
-    return [r['loss'] for r in records if 'loss' in r]
+    return [r['loss'] for r in train_records(work_dir)]
 
 
 def test_gravis_demo_training_loss_goes_down(tmp_path, tiny_demo_data):

@@ -2,15 +2,14 @@
 """Tiny PCRL pretraining runs through tools/train.py (2D on the demo images,
 3D on synthetic crop pairs, and 2 gloo processes): the reconstruction loss
 goes down, every term is logged, checkpoints are written."""
-import json
-import os
 import os.path as osp
 import sys
 import textwrap
 
 import torch
 
-from ..conftest import REPO_ROOT, free_port, python_tool, run_tool
+from ..conftest import (REPO_ROOT, free_port, python_tool, run_tool,
+                        train_records)
 
 PCRL_2D_DEMO = osp.join(REPO_ROOT, 'configs', 'pcrl',
                         'pcrl_resnet18-unet_1xb16-coslr-20e_demo.py')
@@ -19,13 +18,6 @@ PCRL_3D_DEMO = osp.join(REPO_ROOT, 'configs', 'pcrl',
 TERMS = ('loss_contrast', 'loss_recon', 'nce_plain', 'nce_mixup',
          'nce_mixed_key', 'mse_ordinary', 'mse_mixup', 'mse_hybrid',
          'mse_mixup_hybrid')
-
-
-def _records(work_dir):
-    logs = [osp.join(dp, f) for dp, _, fs in os.walk(work_dir) for f in fs
-            if f == 'scalars.json']
-    records = [json.loads(line) for path in logs for line in open(path)]
-    return [r for r in records if 'loss' in r]
 
 
 def _schedule(epochs):
@@ -61,7 +53,7 @@ def test_pcrl_2d_training_reconstruction_goes_down(tmp_path, tiny_demo_data):
     config.write_text(tiny_2d_config(tiny_demo_data, epochs=8))
     work_dir = str(tmp_path / 'run')
     python_tool('tools/train.py', str(config), '--work-dir', work_dir)
-    records = _records(work_dir)
+    records = train_records(work_dir)
     # 32 images, batch 8: 4 steps per epoch
     assert len(records) == 32
     for r in records:
@@ -93,7 +85,7 @@ def test_pcrl_3d_training_on_synthetic_volumes(tmp_path):
         'train_cfg = dict(max_epochs=6)'))
     work_dir = str(tmp_path / 'run3d')
     python_tool('tools/train.py', str(config), '--work-dir', work_dir)
-    records = _records(work_dir)
+    records = train_records(work_dir)
     assert len(records) == 24  # 16 pairs, batch 4, 6 epochs
     assert all(all(k in r and r[k] == r[k] for k in TERMS) for r in records)
     recon = [r['loss_recon'] for r in records]
@@ -118,7 +110,7 @@ def test_pcrl_dist_train_two_cpu_processes(tmp_path, tiny_demo_data):
     run_tool(['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
               work_dir],
              env=dict(PYTHON=sys.executable, PORT=str(free_port())))
-    records = _records(work_dir)
+    records = train_records(work_dir)
     assert len(records) == 4  # 32 images over 2 ranks x 4
     state = safe_load(osp.join(work_dir, 'epoch_1.pth'))['state_dict']
     assert int(state['head.memory.ptr']) == (4 * 3 * 8) % 64

@@ -3,10 +3,9 @@ from .augment import (MedColorJitter, MedCutout, MedGaussianBlur,
                       MedRandomGrayscale, MedRandomRotation)
 from .formatting import PackMedInputs, to_channel_first_tensor
 from .loading import LoadSourceImages
-from .volume import HUWindow, LoadVolume, read_volume, resample_volume
-from .volume_augment import (InOutPainting, LocalPixelShuffle,
-                             TorchIOTransform)
 from .pcrl import PCRLViews, RandomFlipRot90
+from .volume import HUWindow, LoadVolume, read_volume, resample_volume
+from .volume_augment import InOutPainting, LocalPixelShuffle, TorchIOTransform
 from .wrappers import MedMultiView
 
 __all__ = [

@@ -30,10 +30,12 @@ _INTERPOLATIONS = {
 _CHANNEL_ORDERS = ('bgr', 'rgb')
 
 
-def _check_prob(owner: str, prob) -> float:
-    if not isinstance(prob, numbers.Real) or not 0 <= prob <= 1:
-        raise ValueError(f'{owner}: `prob` must be a number in [0, 1], got '
-                         f'{prob!r}.')
+def _check_prob(owner: str, prob, name: str = 'prob') -> float:
+    """``prob`` as a float, or a ValueError naming ``owner`` and ``name``."""
+    if (not isinstance(prob, numbers.Real) or isinstance(prob, bool)
+            or not 0 <= prob <= 1):
+        raise ValueError(f'{owner}: `{name}` must be a number in [0, 1], '
+                         f'got {prob!r}.')
     return float(prob)
 
 

@@ -16,17 +16,11 @@ from mmcv.transforms.utils import cache_randomness
 
 from mmmedssl.registry import TRANSFORMS
 
+from .augment import _check_prob
+
 # The key under which PCRL's view wrapper passes one dict shared by all
 # views of a sample.
 SHARED_STATE_KEY = 'view_shared_state'
-
-
-def _check_prob(owner: str, name: str, prob) -> float:
-    if (not isinstance(prob, numbers.Real) or isinstance(prob, bool)
-            or not 0 <= prob <= 1):
-        raise ValueError(f'{owner}: `{name}` must be a number in [0, 1], '
-                         f'got {prob!r}.')
-    return float(prob)
 
 
 def _as_volume(owner: str, img) -> np.ndarray:
@@ -250,7 +244,7 @@ class LocalPixelShuffle(BaseTransform):
     def __init__(self, prob: float = 0.5, num_blocks: int = 10000,
                  max_block_fraction: float = 0.1) -> None:
         name = type(self).__name__
-        self.prob = _check_prob(name, 'prob', prob)
+        self.prob = _check_prob(name, prob)
         if not isinstance(num_blocks, numbers.Integral) or num_blocks < 0:
             raise ValueError(f'{name}: `num_blocks` must be an integer >= 0, '
                              f'got {num_blocks!r}.')
@@ -402,9 +396,9 @@ class InOutPainting(BaseTransform):
                  margin: int = 3,
                  shared_key: str = 'in_out_painting') -> None:
         name = type(self).__name__
-        self.prob = _check_prob(name, 'prob', prob)
-        self.inpaint_prob = _check_prob(name, 'inpaint_prob', inpaint_prob)
-        self.box_prob = _check_prob(name, 'box_prob', box_prob)
+        self.prob = _check_prob(name, prob)
+        self.inpaint_prob = _check_prob(name, inpaint_prob, 'inpaint_prob')
+        self.box_prob = _check_prob(name, box_prob, 'box_prob')
         for key, value, low in (('max_inpaint_boxes', max_inpaint_boxes, 0),
                                 ('max_outpaint_boxes', max_outpaint_boxes, 1),
                                 ('margin', margin, 0)):

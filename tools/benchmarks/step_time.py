@@ -366,6 +366,26 @@ def last_feature(out):
     return out
 
 
+def load_teacher_for_timing(model, cfg) -> str:
+    """Give a distillation model (DistillingSelf) its teacher: the
+    config's ``teacher_checkpoint`` when it exists, else the teacher built
+    from ``cfg.model.teacher`` at its initialisation, through the same
+    loading path (a temporary checkpoint). Returns which one."""
+    import torch
+
+    from mmmedssl.registry import MODELS
+    checkpoint = cfg.model.get('teacher_checkpoint')
+    if checkpoint and osp.isfile(checkpoint):
+        model.load_teacher(checkpoint)
+        return checkpoint
+    teacher = MODELS.build(copy.deepcopy(cfg.model.teacher))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, 'teacher.pth')
+        torch.save(dict(state_dict=teacher.state_dict()), path)
+        model.load_teacher(path)
+    return 'built from cfg.model.teacher (random init, not trained)'
+
+
 def run_step_case(case, config, args):
     import torch
     from mmengine.dataset import default_collate
@@ -388,6 +408,8 @@ def run_step_case(case, config, args):
     if case == 'model':
         model = revert_sync_batchnorm(MODELS.build(cfg.model))
         preprocessor = model.data_preprocessor
+        if hasattr(model, 'load_teacher'):
+            info['teacher'] = load_teacher_for_timing(model, cfg)
     else:
         preprocessor = MODELS.build(preprocessor_cfg(cfg))
         if 'backbone' in cfg.model:

@@ -5,6 +5,14 @@ from mmengine.hooks import Hook
 from mmmedssl.registry import HOOKS
 
 
+def _synced_buffers(module):
+    if not getattr(module, 'sync_buffers', True):
+        return
+    yield from module.buffers(recurse=False)
+    for child in module.children():
+        yield from _synced_buffers(child)
+
+
 @HOOKS.register_module()
 class SyncFloatBuffersHook(Hook):
     """Average floating-point buffers (BatchNorm running statistics, ...)
@@ -15,6 +23,10 @@ class SyncFloatBuffersHook(Hook):
     integer ones (``num_batches_tracked``, a MoCo queue pointer, an EMA step
     count); those are identical on every rank anyway and are left alone.
     A no-op on one process.
+
+    A module can opt out (with its whole subtree) by setting
+    ``sync_buffers = False``: DistillingSelf does so for its frozen teacher,
+    whose weights are buffers that never change.
     """
     priority = 'NORMAL'
 
@@ -24,7 +36,8 @@ class SyncFloatBuffersHook(Hook):
     def _sync(self, runner) -> None:
         if get_world_size() > 1:
             buffers = [
-                b for b in runner.model.buffers() if b.is_floating_point()
+                b for b in _synced_buffers(runner.model)
+                if b.is_floating_point()
             ]
             all_reduce_params(buffers, op='mean')
 

@@ -1,7 +1,8 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 # mmpretrain's modules (ResNet, MoCoV2Neck, ContrastiveHead, CrossEntropyLoss, ...)
 # resolve through the registry parent; mmmedssl-specific ones go here.
+from .distill_kl_loss import DistillKLLoss
 from .gravis_loss import GraVISLoss
 from .nce_loss import C2LNCELoss, InfoNCELoss
 
-__all__ = ['C2LNCELoss', 'GraVISLoss', 'InfoNCELoss']
+__all__ = ['C2LNCELoss', 'DistillKLLoss', 'GraVISLoss', 'InfoNCELoss']

@@ -8,6 +8,9 @@ prefixes. Each node lists the mmpretrain sub-package in ``locations`` too:
 a child that falls back to its parent does not import the parent's
 ``locations``, so without it mmpretrain modules would be missing.
 
+``WEIGHT_CONVERTERS`` is the one exception: mmpretrain has no such registry,
+so it is a root with ``scope='mmmedssl'``.
+
 This module must stay import-light: ``mmpretrain.registry`` needs no
 torchvision and no models.
 """
@@ -49,6 +52,12 @@ BATCH_AUGMENTS = _child(_P.BATCH_AUGMENTS, 'models')
 TASK_UTILS = _child(_P.TASK_UTILS, 'models')
 TOKENIZER = _child(_P.TOKENIZER, 'models')
 
+# Converters from public checkpoint layouts (torchvision, MoCo releases, ...)
+# to mmpretrain's ResNet keys. mmpretrain (and mmengine) have no registry of
+# this kind, so this one has no parent: it is a root in the mmmedssl scope.
+WEIGHT_CONVERTERS = Registry(
+    'weight converter', scope='mmmedssl', locations=['mmmedssl.models.utils'])
+
 # Evaluation.
 METRICS = _child(_P.METRICS, 'evaluation')
 EVALUATORS = _child(_P.EVALUATORS, 'evaluation')
@@ -62,5 +71,6 @@ __all__ = [
     'OPTIMIZERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
     'PARAM_SCHEDULERS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS',
     'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS', 'BATCH_AUGMENTS', 'TASK_UTILS',
-    'TOKENIZER', 'METRICS', 'EVALUATORS', 'VISUALIZERS', 'VISBACKENDS'
+    'TOKENIZER', 'WEIGHT_CONVERTERS', 'METRICS', 'EVALUATORS', 'VISUALIZERS',
+    'VISBACKENDS'
 ]

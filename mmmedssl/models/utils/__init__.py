@@ -5,9 +5,13 @@ from .distributed import (check_same_size, gather_no_grad, gather_with_grad,
                           shuffle_views)
 from .memory import KeyMemory
 from .views import source_ids, stack_views
+from .weight_converters import (ConvertedPretrainedInit, ConvertedWeights,
+                                detect_converter, load_converted_weights)
 
 __all__ = [
-    'KeyMemory', 'MedSelfSupDataPreprocessor', 'MedDistributedDataParallel',
-    'check_same_size', 'gather_no_grad', 'gather_with_grad', 'shuffle_views',
+    'ConvertedPretrainedInit', 'ConvertedWeights', 'KeyMemory',
+    'MedSelfSupDataPreprocessor', 'MedDistributedDataParallel',
+    'check_same_size', 'detect_converter', 'gather_no_grad',
+    'gather_with_grad', 'load_converted_weights', 'shuffle_views',
     'source_ids', 'stack_views'
 ]

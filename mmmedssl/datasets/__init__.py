@@ -3,7 +3,11 @@ from .chestxray14 import ChestXray14
 from .crop_pairs import CropPairDataset
 from .image_list import MedImageList
 from .isic2017 import ISIC2017
+from .surgical_video import SurgicalVideoFrames
 from .transforms import *  # noqa: F401,F403
 from .utils import seed_worker
 
-__all__ = ['ChestXray14', 'ISIC2017', 'MedImageList', 'seed_worker']
+__all__ = [
+    'ChestXray14', 'CropPairDataset', 'ISIC2017', 'MedImageList',
+    'SurgicalVideoFrames', 'seed_worker'
+]

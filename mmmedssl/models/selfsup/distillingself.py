@@ -2,6 +2,7 @@
 """DistillingSelf (Ding et al., MICCAI 2022): a semantic-preserving teacher
 made from a public generic model (stage A), distilled into a MoCo v2 student
 (stage B)."""
+import copy
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
@@ -13,7 +14,7 @@ from mmengine.runner.checkpoint import load_checkpoint
 from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 from mmpretrain.structures import DataSample
 
-from mmmedssl.models.utils import KeyMemory
+from mmmedssl.models.utils import KeyMemory, fold_batch_norms
 from mmmedssl.registry import MODELS
 from .moco import MedMoCo
 
@@ -115,7 +116,8 @@ class DistillingSelf(MedMoCo):
     :class:`DistillingSelfTeacher` or :class:`MedMoCo`), loaded from
     ``teacher_checkpoint`` by :meth:`init_weights` (the Runner calls it
     before training or resuming). Its weights become buffers, it stays in
-    eval mode and runs under ``torch.inference_mode``, and they are left out
+    eval mode and runs under ``torch.inference_mode`` (BatchNorm folded into
+    the convolutions, channels-last by default), and its weights are left out
     of this model's ``state_dict``: student checkpoints hold the student
     only, plus the teacher's queue (``teacher_queue``), which changes during
     training and is needed to resume exactly. When the teacher's query and
@@ -133,6 +135,10 @@ class DistillingSelf(MedMoCo):
             memory format (its weights and inputs), which makes inference
             convolutions faster on CPUs (oneDNN) and on tensor-core GPUs.
             The values are unchanged up to float rounding. Defaults to True.
+        teacher_fold_bn (bool): Fold the teacher backbone's BatchNorm layers
+            (eval mode, frozen statistics) into the preceding convolutions:
+            the same function with fewer passes over the activations.
+            Defaults to True.
         queue_len, feat_dim, momentum: The student's MoCo settings
             (``momentum`` in mmengine's convention: 0.001 = the paper's
             0.999).
@@ -146,6 +152,7 @@ class DistillingSelf(MedMoCo):
                  teacher_checkpoint: Optional[str] = None,
                  negatives: str = 'teacher',
                  teacher_channels_last: bool = True,
+                 teacher_fold_bn: bool = True,
                  queue_len: int = 2048,
                  feat_dim: int = 128,
                  momentum: float = 0.001,
@@ -165,18 +172,10 @@ class DistillingSelf(MedMoCo):
                              f"'own', got {negatives!r}.")
         self.negatives = negatives
         self.teacher_channels_last = teacher_channels_last
+        self.teacher_fold_bn = teacher_fold_bn
         self.teacher_checkpoint = teacher_checkpoint
-        self.teacher = MODELS.build(teacher)
-        missing = [
-            name for name in ('backbone', 'neck', 'encoder_k', 'queue')
-            if not hasattr(self.teacher, name)
-        ]
-        if missing:
-            raise TypeError(
-                'DistillingSelf: the teacher must be a MoCo-style model with '
-                'backbone, neck, encoder_k and queue (e.g. '
-                f'DistillingSelfTeacher); {type(self.teacher).__name__} has '
-                f'no {", ".join(missing)}.')
+        self._teacher_cfg = copy.deepcopy(teacher)
+        self.teacher = self._build_teacher()
         teacher_dim, teacher_len = self.teacher.queue.shape
         if negatives == 'teacher' and teacher_dim != feat_dim:
             raise ValueError(
@@ -188,17 +187,7 @@ class DistillingSelf(MedMoCo):
                 "DistillingSelf: with negatives='own' both distributions "
                 'need the same number of negatives; the teacher queue has '
                 f'{teacher_len} keys, the student queue_len is {queue_len}.')
-        self._teacher_weight_names = {
-            name
-            for name, _ in self.teacher.backbone.named_parameters()
-        }
-        _freeze_as_buffers(self.teacher)
-        # Its weights come from teacher_checkpoint: init_weights must not
-        # initialise it (nor read the public file its config names).
-        self.teacher._is_init = True
-        self.teacher.eval()
-        # Identical on every rank: SyncFloatBuffersHook need not average it.
-        self.teacher.sync_buffers = False
+        self._freeze_teacher()
         self.teacher_queue = KeyMemory(teacher_len, teacher_dim, 'normal')
         self._teacher_loaded = False
         self._shared_teacher_backbone = False
@@ -209,9 +198,31 @@ class DistillingSelf(MedMoCo):
         super().init_weights()
         self.load_teacher()
 
+    def _build_teacher(self) -> nn.Module:
+        teacher = MODELS.build(copy.deepcopy(self._teacher_cfg))
+        missing = [
+            name for name in ('backbone', 'neck', 'encoder_k', 'queue')
+            if not hasattr(teacher, name)
+        ]
+        if missing:
+            raise TypeError(
+                'DistillingSelf: the teacher must be a MoCo-style model with '
+                'backbone, neck, encoder_k and queue (e.g. '
+                f'DistillingSelfTeacher); {type(teacher).__name__} has '
+                f'no {", ".join(missing)}.')
+        # Its weights come from teacher_checkpoint: init_weights must not
+        # initialise it (nor read the public file its config names).
+        teacher._is_init = True
+        return teacher.eval()
+
+    def _freeze_teacher(self) -> None:
+        _freeze_as_buffers(self.teacher)
+        # Identical on every rank: SyncFloatBuffersHook need not average it.
+        self.teacher.sync_buffers = False
+
     def load_teacher(self, checkpoint: Optional[str] = None) -> None:
-        """Load the stage-A teacher (strictly) and seed ``teacher_queue``
-        with its queue."""
+        """Load the stage-A teacher (strictly), prepare it for inference and
+        seed ``teacher_queue`` with its queue."""
         checkpoint = checkpoint or self.teacher_checkpoint
         if not checkpoint:
             raise ValueError(
@@ -223,29 +234,37 @@ class DistillingSelf(MedMoCo):
                 'exist. Train stage A first (tools/train.py with a '
                 'configs/distillingself/distillingself-teacher_*.py config) '
                 'and set model.teacher_checkpoint to its epoch_N.pth.')
+        # A fresh copy: a loaded teacher has been folded and frozen.
+        teacher = self._build_teacher()
         load_checkpoint(
-            self.teacher, checkpoint, map_location='cpu', strict=True,
+            teacher, checkpoint, map_location='cpu', strict=True,
             logger='current')
-        teacher = self.teacher
-        self.teacher_queue.keys.copy_(teacher.queue.t())
-        self.teacher_queue.ptr.copy_(teacher.queue_ptr)
         # The key backbone's weights are the EMA of the query backbone's; when
         # they are equal (frozen in stage A) one backbone serves both views.
         # Its BN statistics then are the query backbone's (the key copy's
         # differ by one update from the last key batch of stage A).
-        key_backbone = dict(teacher.encoder_k.module[0].named_buffers())
-        self._shared_teacher_backbone = all(
+        key_backbone = dict(teacher.encoder_k.module[0].named_parameters())
+        shared = all(
             torch.equal(value, key_backbone[name])
-            for name, value in teacher.backbone.named_buffers()
-            if name in self._teacher_weight_names)
+            for name, value in teacher.backbone.named_parameters())
+        folded = 0
+        if self.teacher_fold_bn:
+            folded = fold_batch_norms(teacher.backbone)
+            if not shared:
+                folded += fold_batch_norms(teacher.encoder_k.module[0])
+        device = self.queue.device
+        self.teacher = teacher.to(device)
+        self._freeze_teacher()
         if self.teacher_channels_last:
             self.teacher.to(memory_format=self._teacher_format(
                 max(b.dim() for b in teacher.buffers())))
+        self.teacher_queue.keys.copy_(teacher.queue.t())
+        self.teacher_queue.ptr.copy_(teacher.queue_ptr)
+        self._shared_teacher_backbone = shared
         self._teacher_loaded = True
         print_log(
-            f'DistillingSelf: teacher loaded from {checkpoint} '
-            f'(one backbone pass for both views: '
-            f'{self._shared_teacher_backbone}).',
+            f'DistillingSelf: teacher loaded from {checkpoint} (one backbone '
+            f'pass for both views: {shared}; {folded} BatchNorms folded).',
             logger='current')
 
     def train(self, mode: bool = True) -> 'DistillingSelf':

@@ -305,7 +305,7 @@ def test_kl_is_zero_when_student_is_the_teacher(teacher_file, negatives):
 
 def test_teacher_is_frozen_and_not_saved(teacher_file):
     path, stage_a = teacher_file
-    model = build_student(path)
+    model = build_student(path, teacher_fold_bn=False)
     teacher_tensors = {
         k: v.clone() for k, v in model.teacher.state_dict().items()}
     assert not list(model.teacher.parameters())
@@ -398,3 +398,25 @@ def test_student_errors(teacher_file, tmp_path):
     torch.save(dict(state_dict=other.state_dict()), other_path)
     with pytest.raises(RuntimeError, match='size mismatch'):
         MODELS.build(student_cfg(str(other_path))).load_teacher()
+
+
+def test_folded_channels_last_teacher_gives_the_same_embeddings(teacher_file):
+    path, _ = teacher_file
+    fast = build_student(path)
+    plain = build_student(
+        path, teacher_fold_bn=False, teacher_channels_last=False)
+    assert not any(
+        isinstance(m, torch.nn.BatchNorm2d)
+        for m in fast.teacher.backbone.modules())
+    assert fast.teacher.backbone.conv1.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    im_q, im_k = views(7)
+    for a, b in zip(fast._teacher_embeddings(im_q, im_k),
+                    plain._teacher_embeddings(im_q, im_k)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # Loading again rebuilds the teacher from the checkpoint.
+    fast.load_teacher()
+    assert not list(fast.teacher.parameters())
+    for a, b in zip(fast._teacher_embeddings(im_q, im_k),
+                    plain._teacher_embeddings(im_q, im_k)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -38,31 +38,34 @@ demo: demo-data
 DS_TEACHER := configs/distillingself/distillingself-teacher_resnet18_1xb32-coslr-20e_demo.py
 DS_STUDENT := configs/distillingself/distillingself_resnet18_1xb32-coslr-20e_demo.py
 DS_PUBLIC := work_dirs/demo_public/resnet18_demo-derm.pth
+DS_MOCO := configs/mocov2/mocov2_resnet18_1xb32-coslr-20e_demo-surgical.py
+DS_KNN := work_dirs/demo_distillingself_knn
 
 data/demo_surgical/frames/.complete: $(STAMP)
-	$(PY) tools/dataset_converters/make_demo_surgical_videos.py --out data/demo_surgical
+	$(PY) tools/dataset_converters/make_demo_surgical_videos.py --out data/demo_surgical \
+		--num-videos 16 --seconds 30 40
 	$(PY) tools/dataset_converters/extract_frames.py data/demo_surgical/videos \
-		--out data/demo_surgical/frames --fps 5 --size 40 40
+		--out data/demo_surgical/frames --fps 1 --size 40 40
 	touch $@
 
 # DistillingSelf end to end on synthetic surgical videos. The "public generic
 # model" is the MoCo v2 ResNet-18 of `make demo` (dermatology demo set),
 # exported to a torchvision-format file; stage A adapts it (frozen backbone),
-# stage B distils it into a fresh student. Prints kNN phase accuracy on the
-# validation videos: random init, teacher, student.
+# stage B distils it into a fresh student; MoCo v2 alone on the same frames
+# is the baseline. Prints kNN phase accuracy on the validation videos of
+# each backbone beside random init.
 demo-distillingself: demo data/demo_surgical/frames/.complete
 	$(PY) tools/model_converters/mmmedssl_to_torchvision.py \
 		$$(cat $(DEMO_WORK_DIR)/last_checkpoint) $(DS_PUBLIC)
 	$(PY) tools/train.py $(DS_TEACHER) --resume
 	$(PY) tools/train.py $(DS_STUDENT) --resume
-	$(PY) tools/analysis_tools/knn_eval.py $(DS_STUDENT) \
-		work_dirs/$(basename $(notdir $(DS_STUDENT)))/last_checkpoint \
-		--work-dir work_dirs/demo_distillingself_knn \
-		--out work_dirs/demo_distillingself_knn/student.json
-	$(PY) tools/analysis_tools/knn_eval.py $(DS_TEACHER) \
-		work_dirs/$(basename $(notdir $(DS_TEACHER)))/last_checkpoint \
-		--work-dir work_dirs/demo_distillingself_knn \
-		--out work_dirs/demo_distillingself_knn/teacher.json
+	$(PY) tools/train.py $(DS_MOCO) --resume
+	for cfg in $(DS_TEACHER) $(DS_MOCO) $(DS_STUDENT); do \
+		name=$$(basename $$cfg .py); \
+		$(PY) tools/analysis_tools/knn_eval.py $$cfg \
+			work_dirs/$$name/last_checkpoint --work-dir $(DS_KNN) \
+			--out $(DS_KNN)/$$name.json || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) work_dirs data/demo_derm data/demo_surgical mmmedssl/.mim *.egg-info

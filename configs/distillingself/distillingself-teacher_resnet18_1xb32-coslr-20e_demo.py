@@ -10,11 +10,9 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# ~600 frames: a short queue keeps the negatives fresh and a faster key
-# encoder suits a short run.
+# ~420 frames: a short queue keeps the negatives fresh.
 model = dict(
     queue_len=256,
-    momentum=0.01,
     backbone=dict(
         init_cfg=dict(checkpoint='work_dirs/demo_public/resnet18_demo-derm.pth')))
 default_hooks = dict(

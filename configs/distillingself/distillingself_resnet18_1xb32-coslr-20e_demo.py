@@ -10,7 +10,6 @@ _base_ = [
 
 model = dict(
     queue_len=256,
-    momentum=0.01,
     teacher=dict(queue_len=256),
     teacher_checkpoint='work_dirs/distillingself-teacher_resnet18_1xb32-'
     'coslr-20e_demo/epoch_20.pth')

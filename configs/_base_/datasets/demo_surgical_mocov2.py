@@ -1,31 +1,22 @@
 # Synthetic surgical videos (tools/dataset_converters/
 # make_demo_surgical_videos.py; `make demo-distillingself` writes them):
-# 8 videos through the 7 Cholec80 phases, frames extracted at 5 fps and
-# 40x40 px, pretrained at 32x32. Videos 1-6 train (5-6 validate), 7-8 test.
+# 16 videos of 30-40 s through the 7 Cholec80 phases, frames extracted at
+# 1 fps and 40x40 px, pretrained at 32x32. Videos 1-12 train (10-12
+# validate), 13-16 test.
 dataset_type = 'SurgicalVideoFrames'
 data_root = 'data/demo_surgical'
 crop_size = 32
 videos = dict(
-    train_val_videos=[1, 2, 3, 4, 5, 6], test_videos=[7, 8], num_val_videos=2)
+    train_val_videos=list(range(1, 13)),
+    test_videos=[13, 14, 15, 16],
+    num_val_videos=3)
 
+# Crops and flips only. The synthetic phases differ by colour and small
+# scene elements; with MoCo v2's colour jitter and grayscale, MoCo (random
+# init or a frozen public backbone) could not tell a frame's views from
+# other frames and its projection collapsed (loss stuck at log(K + 1)).
 view_pipeline = [
-    dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.3, 1.)),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.4,
-                contrast=0.4,
-                saturation=0.4,
-                hue=0.1)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.6, 1.)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
 ]
 train_pipeline = [
@@ -53,12 +44,12 @@ train_dataloader = dict(
         protocol='cholec80',
         split='train_val',
         with_label=False,
-        fps=5.0,
+        fps=1.0,
         pipeline=train_pipeline,
         **videos))
 
-# Leave-one-out kNN phase accuracy on the two validation videos (each
-# frame's neighbours come from the other video).
+# Leave-one-out kNN phase accuracy on the three validation videos (each
+# frame's neighbours come from the other videos).
 val_dataloader = dict(
     batch_size=64,
     num_workers=0,
@@ -70,7 +61,7 @@ val_dataloader = dict(
         data_root=data_root,
         protocol='cholec80',
         split='val',
-        fps=5.0,
+        fps=1.0,
         pipeline=eval_pipeline,
         **videos))
 val_evaluator = dict(type='KNNAccuracy', k=10, exclude_same_group=True)

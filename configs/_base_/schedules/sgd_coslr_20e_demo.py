@@ -2,7 +2,7 @@
 max_epochs = 20
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.06, weight_decay=1e-4, momentum=0.9))
+    optimizer=dict(type='SGD', lr=0.03, weight_decay=1e-4, momentum=0.9))
 param_scheduler = [
     dict(
         type='CosineAnnealingLR',

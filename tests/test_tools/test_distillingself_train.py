@@ -5,13 +5,15 @@ the student is distilled from it on frames extracted from real video files
 and resumes exactly."""
 import os.path as osp
 import shutil
+import sys
 import textwrap
 
 import pytest
 import torch
 
 from mmmedssl.utils.checkpoint import safe_load
-from ..conftest import REPO_ROOT, python_tool, train_records
+from ..conftest import (REPO_ROOT, free_port, python_tool, run_tool,
+                        train_records)
 
 TEACHER_DEMO = osp.join(
     REPO_ROOT, 'configs', 'distillingself',
@@ -65,14 +67,17 @@ def _common(data_root, epochs=EPOCHS):
     ''')
 
 
-def train_teacher(tmp_path, data_root, public):
+@pytest.fixture(scope='module')
+def teacher_run(tmp_path_factory, surgical_frames, torchvision_file):
+    """Stage A from the torchvision-format file, 2 epochs."""
+    tmp_path = tmp_path_factory.mktemp('stage_a')
     config = tmp_path / 'teacher.py'
     config.write_text(
         textwrap.dedent(f'''
         _base_ = [{TEACHER_DEMO!r}]
         model = dict(queue_len=16, backbone=dict(init_cfg=dict(
-            checkpoint={public!r})))
-    ''') + _common(data_root))
+            checkpoint={torchvision_file!r})))
+    ''') + _common(surgical_frames))
     work_dir = str(tmp_path / 'teacher')
     python_tool('tools/train.py', str(config), '--work-dir', work_dir)
     return work_dir
@@ -90,9 +95,9 @@ def student_config(tmp_path, data_root, teacher_ckpt):
 
 
 def test_two_stage_run_from_a_torchvision_file(tmp_path, surgical_frames,
-                                               torchvision_file):
+                                               torchvision_file, teacher_run):
     public = torch.load(torchvision_file, weights_only=True)
-    teacher_dir = train_teacher(tmp_path, surgical_frames, torchvision_file)
+    teacher_dir = teacher_run
     records = train_records(teacher_dir)
     assert records and all(r['loss'] == r['loss'] for r in records)
     teacher_ckpt = osp.join(teacher_dir, f'epoch_{EPOCHS}.pth')
@@ -141,3 +146,31 @@ def test_two_stage_run_from_a_torchvision_file(tmp_path, surgical_frames,
     assert set(again) == set(student)
     for name, value in student.items():
         assert torch.equal(again[name], value), name
+
+
+def test_stage_b_on_two_cpu_processes(tmp_path, surgical_frames,
+                                      teacher_run):
+    """2 gloo processes: the teacher's queue receives both ranks' keys and
+    every rank ends with the same student."""
+    config = student_config(
+        tmp_path, surgical_frames,
+        osp.join(teacher_run, f'epoch_{EPOCHS}.pth'))
+    with open(config, 'a') as f:
+        f.write('train_dataloader.update(batch_size=4)\n'
+                'train_cfg.update(max_epochs=1)\n')
+    work_dir = str(tmp_path / 'dist')
+    run_tool(['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
+              work_dir],
+             env=dict(PYTHON=sys.executable, PORT=str(free_port())))
+    records = train_records(work_dir)
+    assert records and all(r['loss_distill'] > 0 for r in records)
+    teacher = safe_load(osp.join(teacher_run,
+                                 f'epoch_{EPOCHS}.pth'))['state_dict']
+    state = safe_load(osp.join(work_dir, 'epoch_1.pth'))['state_dict']
+    steps = len(records)  # logged every iteration by rank 0
+    start = int(teacher['queue_ptr'])
+    assert int(state['teacher_queue.ptr']) == (start + steps * 8) % 16
+    assert int(state['queue_ptr']) == (steps * 8) % 16
+    assert not [k for k in state if k.startswith('teacher.')]
+    floats = [v for v in state.values() if v.dtype.is_floating_point]
+    assert all(torch.isfinite(v).all() for v in floats)

@@ -158,10 +158,18 @@ def test_stage_b_on_two_cpu_processes(tmp_path, surgical_frames,
     with open(config, 'a') as f:
         f.write('train_dataloader.update(batch_size=4)\n'
                 'train_cfg.update(max_epochs=1)\n')
-    work_dir = str(tmp_path / 'dist')
-    run_tool(['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
-              work_dir],
-             env=dict(PYTHON=sys.executable, PORT=str(free_port())))
+    for attempt in range(2):
+        work_dir = str(tmp_path / f'dist{attempt}')
+        proc = run_tool(['bash', 'tools/dist_train.sh', config, '2',
+                         '--work-dir', work_dir],
+                        env=dict(PYTHON=sys.executable,
+                                 PORT=str(free_port())),
+                        check=False)
+        # Once in about 20 local runs a gloo process aborted (SIGABRT)
+        # with no Python error; that alone earns one retry.
+        if proc.returncode == 0 or 'SIGABRT' not in proc.stdout:
+            break
+    assert proc.returncode == 0, proc.stdout[-5000:]
     records = train_records(work_dir)
     assert records and all(r['loss_distill'] > 0 for r in records)
     teacher = safe_load(osp.join(teacher_run,

@@ -1,4 +1,9 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 from .knn import KNNAccuracy, knn_predict
+from .phase_metrics import (PHASE_PROTOCOLS, SurgicalPhaseMetric,
+                            relaxed_phase_scores, summarize_phase_scores)
 
-__all__ = ['KNNAccuracy', 'knn_predict']
+__all__ = [
+    'KNNAccuracy', 'PHASE_PROTOCOLS', 'SurgicalPhaseMetric', 'knn_predict',
+    'relaxed_phase_scores', 'summarize_phase_scores'
+]

@@ -4,5 +4,9 @@
 from .distill_kl_loss import DistillKLLoss
 from .gravis_loss import GraVISLoss
 from .nce_loss import C2LNCELoss, InfoNCELoss
+from .temporal_smoothing_loss import TemporalSmoothingLoss
 
-__all__ = ['C2LNCELoss', 'DistillKLLoss', 'GraVISLoss', 'InfoNCELoss']
+__all__ = [
+    'C2LNCELoss', 'DistillKLLoss', 'GraVISLoss', 'InfoNCELoss',
+    'TemporalSmoothingLoss'
+]

@@ -49,7 +49,17 @@ def _reference_metrics(probs, labels, num_classes):
         _pairwise_auc([row[c] for row in probs], [y == c for y in labels])
         for c in present if len(present) > 1
     ]
+    # F1 per class seen in the labels or the predictions, from the confusion.
+    seen = [c for c in range(num_classes)
+            if sum(confusion[c]) or sum(row[c] for row in confusion)]
+    f1s = []
+    for c in seen:
+        tp = confusion[c][c]
+        fn = sum(confusion[c]) - tp
+        fp = sum(row[c] for row in confusion) - tp
+        f1s.append(2 * tp / (2 * tp + fp + fn))
     return dict(top1=top1 * 100, balanced_acc=balanced * 100,
+                macro_f1=sum(f1s) / len(f1s) * 100,
                 macro_auc=sum(aucs) / len(aucs) * 100)
 
 
@@ -76,7 +86,7 @@ def test_auc_edge_cases():
     assert classification_metrics(tied, labels, 2)['macro_auc'] == 50.0
     perfect = torch.tensor([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.1, 0.9]])
     assert classification_metrics(perfect, labels, 2) == dict(
-        top1=100.0, balanced_acc=100.0, macro_auc=100.0)
+        top1=100.0, balanced_acc=100.0, macro_f1=100.0, macro_auc=100.0)
     # One class only: accuracy is defined, an AUC is not.
     one = classification_metrics(perfect[:2], labels[:2], 2)
     assert one['top1'] == 100.0 and one['macro_auc'] != one['macro_auc']
@@ -373,7 +383,7 @@ def test_tool_end_to_end_on_the_tiny_demo_set(tmp_path, tiny_config,
         result = json.load(f)
     for row in ('random_init', 'pretrained'):
         assert set(result[row]['test']) == {
-            'top1', 'balanced_acc', 'macro_auc'}
+            'top1', 'balanced_acc', 'macro_f1', 'macro_auc'}
         for value in result[row]['test'].values():
             assert 0 <= value <= 100
         assert result[row]['weight_decay'] in result['weight_decays']
@@ -389,3 +399,30 @@ def test_tool_end_to_end_on_the_tiny_demo_set(tmp_path, tiny_config,
     # 4 lesions per class in train: one per class held out.
     assert splits['val']['groups'] == 4 and splits['train']['groups'] == 12
     assert result['num_classes'] == 4 and len(result['classes']) == 4
+
+
+def test_macro_f1_by_hand():
+    # labels 0 0 1 1 2, predictions 0 1 1 1 0:
+    # class 0: TP 1, FP 1, FN 1 -> 0.5; class 1: TP 2, FP 1, FN 0 -> 0.8;
+    # class 2: TP 0, FN 1 -> 0.
+    labels = torch.tensor([0, 0, 1, 1, 2])
+    probs = torch.eye(3)[torch.tensor([0, 1, 1, 1, 0])]
+    out = classification_metrics(probs, labels, 3)
+    assert out['macro_f1'] == pytest.approx(100 * (0.5 + 0.8 + 0) / 3)
+
+
+def test_multilabel_auc_against_pairwise_reference():
+    from mmmedssl.evaluation.linear_probe import multilabel_auc
+    gen = torch.Generator().manual_seed(3)
+    scores = torch.randint(0, 5, (40, 4), generator=gen).float()
+    targets = torch.rand(40, 4, generator=gen) < 0.3
+    targets[:, 3] = False  # a label without positives: undefined
+    out = multilabel_auc(scores, targets)
+    for i in range(3):
+        ref = _pairwise_auc(scores[:, i].tolist(), targets[:, i].tolist())
+        assert out['per_label_auc'][i] == pytest.approx(100 * ref)
+    assert out['per_label_auc'][3] != out['per_label_auc'][3]  # NaN
+    assert out['mean_auc'] == pytest.approx(sum(out['per_label_auc'][:3]) /
+                                            3)
+    with pytest.raises(ValueError, match=r'\(N, L\)'):
+        multilabel_auc(scores, targets[:, :3])

@@ -251,6 +251,7 @@ def main(argv=None):
                                ('pretrained', 'pretrained'))]
     columns = [('top1', 'top1 (%)', '{:.2f}'),
                ('balanced_acc', 'balanced acc (%)', '{:.2f}'),
+               ('macro_f1', 'macro F1 (%)', '{:.2f}'),
                ('macro_auc', 'macro AUC (%)', '{:.2f}'),
                ('weight_decay', 'weight decay', '{:g}')]
     sizes = ', '.join(f"{name} {s['split']!r}: {s['size']}"

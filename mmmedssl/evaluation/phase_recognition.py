@@ -1,0 +1,120 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+"""Surgical phase recognition on frozen per-frame features: a causal TCN
+trained per video (the DistillingSelf downstream protocol, §1.7 of the
+method notes), selected on validation videos, scored with the relaxed
+official metrics."""
+import copy
+import random
+from typing import Dict, List, NamedTuple, Sequence, Tuple
+
+import torch
+
+from mmmedssl.registry import MODELS
+from .metrics.phase_metrics import relaxed_phase_scores, summarize_phase_scores
+
+
+class VideoFeatures(NamedTuple):
+    """One video: per-frame features (T, C), phases (T,), its id."""
+    feats: torch.Tensor
+    labels: torch.Tensor
+    video_id: str
+
+
+def group_by_video(feats: torch.Tensor, labels: Sequence[int],
+                   video_ids: Sequence[str],
+                   frame_indices: Sequence[int]) -> List[VideoFeatures]:
+    """Split frame-level features into videos, frames ordered by index."""
+    if not (len(feats) == len(labels) == len(video_ids) ==
+            len(frame_indices)):
+        raise ValueError('group_by_video: feats, labels, video_ids and '
+                         'frame_indices must have the same length.')
+    rows: Dict[str, List[int]] = {}
+    for i, video in enumerate(video_ids):
+        rows.setdefault(str(video), []).append(i)
+    videos = []
+    for video, idx in rows.items():
+        idx.sort(key=lambda i: frame_indices[i])
+        videos.append(
+            VideoFeatures(feats[idx],
+                          torch.as_tensor([labels[i] for i in idx]), video))
+    return videos
+
+
+@torch.no_grad()
+def evaluate_phase_model(head, videos: Sequence[VideoFeatures], fps: float,
+                         protocol: str = 'cholec80',
+                         official: bool = True,
+                         relax_seconds: float = 10.) -> Dict[str, float]:
+    """Relaxed metrics of ``head`` (a ``CausalTCNHead``) over ``videos``
+    (``relax_seconds=0``: strict per-frame metrics)."""
+    was_training = head.training
+    head.eval()
+    try:
+        scores = [
+            relaxed_phase_scores(v.labels.tolist(),
+                                 head.predict(v.feats.t()[None])[0].tolist(),
+                                 fps, protocol, relax_seconds, official)
+            for v in videos
+        ]
+    finally:
+        head.train(was_training)
+    return summarize_phase_scores(scores)
+
+
+def fit_phase_tcn(train: Sequence[VideoFeatures],
+                  val: Sequence[VideoFeatures],
+                  num_classes: int,
+                  fps: float,
+                  protocol: str = 'cholec80',
+                  epochs: int = 100,
+                  lr: float = 5e-4,
+                  weight_decay: float = 1e-5,
+                  lr_step: int = 30,
+                  seed: int = 0,
+                  head_cfg: dict = None,
+                  relax_seconds: float = 10.) -> Tuple[torch.nn.Module, list]:
+    """Train a ``CausalTCNHead`` on the train videos (one video per step,
+    Adam, lr halved every ``lr_step`` epochs, as released) and keep the
+    epoch with the best (relaxed) accuracy on the val videos (the released
+    code selected on the test videos).
+
+    Returns:
+        tuple: the head at its best epoch (eval mode) and the history, one
+        dict per epoch with ``loss`` and the val metrics.
+    """
+    if not train or not val:
+        raise ValueError('fit_phase_tcn needs train and val videos.')
+    torch.manual_seed(seed)
+    order_rng = random.Random(seed)
+    cfg = dict(type='CausalTCNHead', in_channels=train[0].feats.shape[1],
+               num_classes=num_classes)
+    cfg.update(head_cfg or {})
+    head = MODELS.build(cfg)
+    optimizer = torch.optim.Adam(
+        head.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, lr_step, 0.5)
+    best, best_state, history = None, None, []
+    for epoch in range(epochs):
+        head.train()
+        order = list(range(len(train)))
+        order_rng.shuffle(order)
+        total = 0.
+        for i in order:
+            video = train[i]
+            losses = head.loss(video.feats.t()[None], video.labels[None])
+            loss = sum(losses.values())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+        scheduler.step()
+        metrics = evaluate_phase_model(
+            head, val, fps, protocol, relax_seconds=relax_seconds)
+        history.append(dict(epoch=epoch + 1, loss=total / len(train),
+                            **{k: v for k, v in metrics.items()
+                               if not k.endswith('_per_phase')}))
+        if best is None or metrics['accuracy'] > best:
+            best = metrics['accuracy']
+            best_state = copy.deepcopy(head.state_dict())
+    head.load_state_dict(best_state)
+    return head.eval(), history

@@ -42,14 +42,17 @@ def test_phase_recognition_tool(tmp_path):
     out = tmp_path / 'phase.json'
     proc = python_tool('tools/analysis_tools/phase_recognition.py',
                        str(config), str(checkpoint), '--epochs', '3',
+                       '--label-fraction', '0.5',
                        '--relax-seconds', '0', '--work-dir',
                        str(tmp_path / 'work'), '--out', str(out))
     assert '| random init |' in proc.stdout and '| pretrained  |' in \
         proc.stdout
     result = json.loads(out.read_text())
-    assert result['videos'] == dict(train=['video01', 'video02'],
-                                    val=['video03'],
-                                    test=['video04', 'video05'])
+    # Half of the 2 train videos: one, drawn with the seed.
+    assert len(result['videos']['train']) == 1
+    assert set(result['videos']['train']) <= {'video01', 'video02'}
+    assert result['videos']['val'] == ['video03']
+    assert result['videos']['test'] == ['video04', 'video05']
     for row in ('random_init', 'pretrained'):
         test = result[row]['test']
         for key in ('accuracy', 'jaccard', 'precision', 'recall'):
@@ -59,3 +62,16 @@ def test_phase_recognition_tool(tmp_path):
     # Different backbones give different features, hence different scores.
     assert result['random_init']['val_history'] != \
         result['pretrained']['val_history']
+
+
+def test_video_draw_is_whole_videos_and_seeded():
+    import sys
+    sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
+    from phase_recognition import draw_videos
+    videos = [f'video{i:02d}' for i in range(1, 41)]
+    four = draw_videos(videos, 0.1, seed=0)
+    assert len(four) == 4 and set(four) <= set(videos)
+    assert draw_videos(videos, 0.1, seed=0) == four
+    assert draw_videos(videos, 0.1, seed=1) != four
+    assert draw_videos(videos, 0.01, seed=0) != []  # at least one video
+    assert draw_videos(videos, 1.0, seed=3) == videos

@@ -5,7 +5,8 @@ selected on the validation videos, relaxed official metrics on the test
 videos; a table (and JSON with ``--out``).
 
     python tools/analysis_tools/phase_recognition.py CONFIG CHECKPOINT \\
-        [--fps 1] [--epochs 100] [--lr 5e-4] [--seed 0] [--out F.json]
+        [--fps 1] [--epochs 100] [--lr 5e-4] [--seed 0] \\
+        [--label-fraction 1.0] [--relax-seconds 10] [--out F.json]
 
 CONFIG is a pretraining config whose ``test_dataloader`` reads
 ``SurgicalVideoFrames`` (its video lists, frame folder and evaluation
@@ -17,6 +18,7 @@ import argparse
 import copy
 import json
 import os.path as osp
+import random
 import sys
 
 import mmmedssl  # noqa: F401
@@ -43,7 +45,12 @@ def parse_args(argv=None):
     parser.add_argument('--epochs', type=int, default=100)
     parser.add_argument('--lr', type=float, default=5e-4)
     parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the TCN (not of the backbone)')
+                        help='seed of the TCN and of the video draw (not of '
+                        'the backbone)')
+    parser.add_argument(
+        '--label-fraction', type=float, default=1.0,
+        help='train the TCN on this fraction of the train videos (whole '
+        'videos, drawn with --seed), for low-label experiments')
     parser.add_argument('--official', action=argparse.BooleanOptionalAction,
                         default=True,
                         help="keep Evaluate.m's indexing quirk")
@@ -54,11 +61,26 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default=None)
     parser.add_argument('--out', help='write the results to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0 < args.label_fraction <= 1:
+        parser.error('--label-fraction must be in (0, 1], got '
+                     f'{args.label_fraction}.')
+    return args
 
 
-def split_loaders(cfg: Config, fps: float) -> dict:
-    """split -> (dataloader, dataset) for train, val and test."""
+def draw_videos(videos: list, fraction: float, seed: int) -> list:
+    """``round(fraction * len(videos))`` whole videos (at least one), the
+    same for a given seed whatever the backbone."""
+    if fraction >= 1:
+        return list(videos)
+    count = max(1, round(fraction * len(videos)))
+    return sorted(random.Random(seed).sample(list(videos), count))
+
+
+def split_loaders(cfg: Config, fps: float, fraction: float = 1.,
+                  seed: int = 0) -> dict:
+    """split -> (dataloader, dataset) for train, val and test; the train
+    split keeps ``fraction`` of its videos."""
     from mmmedssl.registry import DATASETS
     loader_cfg = cfg.get('test_dataloader') or {}
     dataset_cfg = loader_cfg.get('dataset') or {}
@@ -71,6 +93,14 @@ def split_loaders(cfg: Config, fps: float) -> dict:
         part = dict(copy.deepcopy(dataset_cfg), split=split, fps=fps,
                     with_label=True)
         dataset = DATASETS.build(part)
+        if split == 'train' and fraction < 1:
+            kept = set(draw_videos(dataset.videos, fraction, seed))
+            indices = [
+                i for i in range(len(dataset))
+                if dataset.get_data_info(i)['video_id'] in kept
+            ]
+            dataset = dataset.get_subset(indices)
+            dataset.videos = sorted(kept)
         out[split] = (Runner.build_dataloader(
             dict(copy.deepcopy(loader_cfg), dataset=dataset)), dataset)
     return out
@@ -100,7 +130,8 @@ def main(argv=None):
     register_all_modules(init_default_scope=False)
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope') or 'mmmedssl'):
-        loaders = split_loaders(cfg, args.fps)
+        loaders = split_loaders(cfg, args.fps, args.label_fraction,
+                                args.seed)
     dataset = loaders['test'][1]
     protocol = dataset.protocol
     num_classes = len(dataset.metainfo['classes'])
@@ -150,6 +181,7 @@ def main(argv=None):
                              fps=args.fps, protocol=protocol,
                              official=args.official, seed=args.seed,
                              relax_seconds=args.relax_seconds,
+                             label_fraction=args.label_fraction,
                              videos=splits, **results)), f, indent=2)
     return results
 

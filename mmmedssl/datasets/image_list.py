@@ -64,6 +64,12 @@ class MedImageList(BaseDataset):
             ``group_key``) with ``img_paths`` instead of one per image with
             ``img_path``. Splits are applied before grouping. Defaults to
             False.
+        label_fraction (float): Keep the images of about this fraction of
+            the groups of each class (at least one group per class; whole
+            groups, so no lesion or patient is split), drawn with
+            ``fraction_seed``, after the split: low-label fine-tuning.
+            Needs ``label_key``. Defaults to 1 (everything).
+        fraction_seed (int): Defaults to 0.
         **kwargs: ``data_root``, ``data_prefix``, ``pipeline``, ``classes``,
             ``metainfo``, ``test_mode``, ``lazy_init``... as in mmpretrain's
             ``BaseDataset``.
@@ -78,7 +84,17 @@ class MedImageList(BaseDataset):
                  split_key: str = 'split',
                  split_file: Optional[str] = None,
                  group_sources: bool = False,
+                 label_fraction: float = 1.0,
+                 fraction_seed: int = 0,
                  **kwargs) -> None:
+        if not 0 < label_fraction <= 1:
+            raise ValueError(f'{type(self).__name__}: label_fraction must be '
+                             f'in (0, 1], got {label_fraction}.')
+        if label_fraction < 1 and label_key is None:
+            raise ValueError(f'{type(self).__name__}: label_fraction < 1 '
+                             'draws groups per class and needs label_key.')
+        self.label_fraction = label_fraction
+        self.fraction_seed = fraction_seed
         if group_sources and group_key is None:
             raise ValueError(
                 f'{type(self).__name__}: group_sources=True needs group_key, '
@@ -223,6 +239,16 @@ class MedImageList(BaseDataset):
             if self.group_key is not None:
                 info['group_id'] = str(row[self.group_key])
             data_list.append(info)
+        if self.label_fraction < 1:
+            from mmmedssl.evaluation.linear_probe import \
+                label_fraction_indices
+            kept = label_fraction_indices(
+                [d['gt_label'] for d in data_list],
+                [d['group_id'] for d in data_list]
+                if self.group_key is not None else None,
+                self.label_fraction, self.fraction_seed)
+            rows = [rows[i] for i in sorted(kept)]
+            data_list = [data_list[i] for i in sorted(kept)]
         if self.group_sources:
             data_list = self._group(data_list, rows, path)
         return data_list

@@ -116,3 +116,18 @@ def run_tool(args, env=None, timeout=300, check=True):
 def python_tool(script, *args, **kwargs):
     return run_tool([sys.executable, osp.join(REPO_ROOT, script), *args],
                     **kwargs)
+
+
+def make_surgical_frames(root, num_videos: int, video_size: int, seconds,
+                         fps: float, frame_size: int) -> str:
+    """Synthetic surgical videos (real MJPG files) under ``root`` and their
+    frames extracted at ``fps`` into ``root/frames``; returns ``root``."""
+    root = str(root)
+    python_tool('tools/dataset_converters/make_demo_surgical_videos.py',
+                '--out', root, '--num-videos', str(num_videos), '--size',
+                str(video_size), '--seconds', *map(str, seconds))
+    python_tool('tools/dataset_converters/extract_frames.py',
+                osp.join(root, 'videos'), '--out', osp.join(root, 'frames'),
+                '--fps', str(fps), '--size', str(frame_size),
+                str(frame_size))
+    return root

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from mmmedssl.utils.checkpoint import safe_load
-from ..conftest import (REPO_ROOT, free_port, python_tool, run_tool,
-                        train_records)
+from ..conftest import (REPO_ROOT, free_port, make_surgical_frames,
+                        python_tool, run_tool, train_records)
 
 TEACHER_DEMO = osp.join(
     REPO_ROOT, 'configs', 'distillingself',
@@ -26,14 +26,8 @@ EPOCHS = 2
 @pytest.fixture(scope='module')
 def surgical_frames(tmp_path_factory):
     """4 synthetic videos (real MJPG files), frames at 2 fps, 32x32."""
-    root = tmp_path_factory.mktemp('surgical')
-    python_tool('tools/dataset_converters/make_demo_surgical_videos.py',
-                '--out', str(root), '--num-videos', '4', '--size', '48',
-                '--seconds', '7', '9')
-    python_tool('tools/dataset_converters/extract_frames.py',
-                str(root / 'videos'), '--out', str(root / 'frames'), '--fps',
-                '2', '--size', '32', '32')
-    return str(root)
+    return make_surgical_frames(tmp_path_factory.mktemp('surgical'), 4, 48,
+                                (7, 9), fps=2, frame_size=32)
 
 
 @pytest.fixture(scope='module')

@@ -7,26 +7,21 @@ import textwrap
 
 import torch
 
-from ..conftest import REPO_ROOT, python_tool
+from ..conftest import REPO_ROOT, make_surgical_frames, python_tool
 
 MOCO_SURGICAL = osp.join(REPO_ROOT, 'configs', 'mocov2',
                          'mocov2_resnet18_1xb32-coslr-20e_demo-surgical.py')
 
 
 def test_phase_recognition_tool(tmp_path):
-    data = tmp_path / 'surgical'
-    python_tool('tools/dataset_converters/make_demo_surgical_videos.py',
-                '--out', str(data), '--num-videos', '5', '--size', '32',
-                '--seconds', '8', '10')
-    python_tool('tools/dataset_converters/extract_frames.py',
-                str(data / 'videos'), '--out', str(data / 'frames'), '--fps',
-                '1', '--size', '32', '32')
+    data = make_surgical_frames(tmp_path / 'surgical', 5, 32, (8, 10),
+                                fps=1, frame_size=32)
     config = tmp_path / 'tiny.py'
     config.write_text(textwrap.dedent(f'''
         _base_ = [{MOCO_SURGICAL!r}]
         model = dict(backbone=dict(stem_channels=8, base_channels=8),
                      neck=dict(in_channels=64, hid_channels=16))
-        data = dict(data_root={str(data)!r}, train_val_videos=[1, 2, 3],
+        data = dict(data_root={data!r}, train_val_videos=[1, 2, 3],
                     test_videos=[4, 5], num_val_videos=1)
         val_dataloader = dict(batch_size=16, dataset=data)
         test_dataloader = val_dataloader

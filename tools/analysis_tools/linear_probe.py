@@ -202,8 +202,11 @@ def _finite(obj):
     return obj
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def load_tool_config(args, tool: str):
+    """What the evaluation tools share: the checkpoint (``last_checkpoint``
+    resolved), the config with ``--cfg-options`` and sanitised dataloaders,
+    and the work dir (``work_dirs/<config>/<tool>`` by default); registers
+    mmmedssl's modules."""
     checkpoint = resolve_checkpoint(args.checkpoint)
     if not osp.isfile(args.config):
         raise SystemExit(f'Config {args.config} does not exist.')
@@ -212,11 +215,15 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     sanitize_dataloaders(cfg)
     work_dir = args.work_dir or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0],
-        'linear_probe')
-
+        './work_dirs', osp.splitext(osp.basename(args.config))[0], tool)
     from mmmedssl.utils import register_all_modules
     register_all_modules(init_default_scope=False)
+    return cfg, checkpoint, work_dir
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg, checkpoint, work_dir = load_tool_config(args, 'linear_probe')
     scope = cfg.get('default_scope') or 'mmmedssl'
     with DefaultScope.overwrite_default_scope(scope):
         parts = prepare_splits(cfg, args)

@@ -26,13 +26,12 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from mmmedssl.apis import sanitize_dataloaders
 from mmmedssl.evaluation import (evaluate_phase_model, extract_features,
                                  fit_phase_tcn, group_by_video)
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from knn_eval import format_table, resolve_checkpoint  # noqa: E402
-from linear_probe import _finite, build_model  # noqa: E402
+from knn_eval import format_table  # noqa: E402
+from linear_probe import _finite, build_model, load_tool_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -116,18 +115,7 @@ def video_features(model, loader, dataset):
 
 def main(argv=None):
     args = parse_args(argv)
-    checkpoint = resolve_checkpoint(args.checkpoint)
-    if not osp.isfile(args.config):
-        raise SystemExit(f'Config {args.config} does not exist.')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    sanitize_dataloaders(cfg)
-    work_dir = args.work_dir or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0],
-        'phase_recognition')
-    from mmmedssl.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
+    cfg, checkpoint, work_dir = load_tool_config(args, 'phase_recognition')
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope') or 'mmmedssl'):
         loaders = split_loaders(cfg, args.fps, args.label_fraction,

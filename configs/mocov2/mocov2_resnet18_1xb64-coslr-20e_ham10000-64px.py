@@ -1,56 +1,14 @@
 # MoCo v2, ResNet-18, on HAM10000 at 64x64: sized for a CPU (2 cores).
-_base_ = ['./mocov2_resnet50_8xb32-coslr-200e_ham10000.py']
+_base_ = [
+    '../_base_/models/mocov2_resnet18.py',
+    '../_base_/datasets/ham10000_mocov2_64px.py',
+    '../_base_/schedules/sgd_coslr_200e.py',
+    '../_base_/default_runtime.py',
+]
 
-crop_size = 64
 max_epochs = 20
 
-model = dict(
-    queue_len=4096,
-    backbone=dict(depth=18, norm_cfg=dict(type='BN')),
-    neck=dict(in_channels=512, hid_channels=512))
-
-view_pipeline = [
-    dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.2, 1.)),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.4,
-                contrast=0.4,
-                saturation=0.4,
-                hue=0.1)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
-    # Blur sigmas scaled down with the image side (224 -> 64 px).
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 0.6),
-        magnitude_std='inf',
-        prob=0.5),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-]
-train_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='MedMultiView', num_views=2, transforms=[view_pipeline]),
-        dict(type='PackMedInputs'),
-    ]))
-eval_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(crop_size, crop_size)),
-    dict(type='PackMedInputs'),
-]
-val_dataloader = dict(dataset=dict(pipeline=eval_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=eval_pipeline))
+model = dict(queue_len=4096)
 
 optim_wrapper = dict(optimizer=dict(lr=0.06))
 param_scheduler = [

@@ -124,6 +124,14 @@ class ChestXray14(BaseDataset):
             lists each image folder once (no stat per file). With False a
             missing file only fails when it is loaded. The archive layout is
             always listed, to find the files. Defaults to True.
+        label_fraction (float): Keep the images of about this fraction of
+            the patients of ``split`` (whole patients, so none is split;
+            plus, for each finding that no drawn patient has, the next
+            patient of the draw that has it), drawn with ``fraction_seed``
+            by ``label_fraction_indices``: low-label fine-tuning (1 %, 10 %).
+            The draw depends only on the seed and the split's patients and
+            findings. Needs ``with_label``. Defaults to 1 (everything).
+        fraction_seed (int): Defaults to 0.
         **kwargs: ``pipeline``, ``classes`` (renames the 14 classes),
             ``metainfo``, ``test_mode``, ``lazy_init``, ``indices``... as in
             mmpretrain's ``BaseDataset``. ``data_prefix`` is not used: the
@@ -139,6 +147,8 @@ class ChestXray14(BaseDataset):
                  split_seed: int = 0,
                  image_list: Optional[str] = None,
                  check_files: bool = True,
+                 label_fraction: float = 1.0,
+                 fraction_seed: int = 0,
                  **kwargs) -> None:
         if split not in _SPLITS:
             raise ValueError(f'ChestXray14: split must be one of '
@@ -150,6 +160,14 @@ class ChestXray14(BaseDataset):
             raise ValueError('ChestXray14: data_root is required (the folder '
                              'holding Data_Entry_2017.csv, the split lists '
                              'and images/, e.g. data/ChestXray14).')
+        if not 0 < label_fraction <= 1:
+            raise ValueError('ChestXray14: label_fraction must be in (0, 1],'
+                             f' got {label_fraction!r}.')
+        if label_fraction < 1 and not with_label:
+            raise ValueError('ChestXray14: label_fraction < 1 draws labelled '
+                             'patients and needs with_label=True.')
+        self.label_fraction = label_fraction
+        self.fraction_seed = fraction_seed
         self.split = split
         self.with_label = with_label
         self.val_fraction = val_fraction
@@ -286,6 +304,14 @@ class ChestXray14(BaseDataset):
                 f'Download and unpack all images_*.tar.gz from {NIH_URL}, '
                 'or restrict the samples with image_list (check_files=False '
                 'skips this check for images/).')
+        if self.label_fraction < 1 and data_list:
+            from mmmedssl.evaluation.linear_probe import \
+                label_fraction_indices
+            kept = label_fraction_indices(
+                [info['gt_label'] for info in data_list],
+                [info['group_id'] for info in data_list],
+                self.label_fraction, self.fraction_seed)
+            data_list = [data_list[i] for i in kept]
         return data_list
 
     def _read_csv(self, path: str) -> Dict[str, dict]:
@@ -444,6 +470,9 @@ class ChestXray14(BaseDataset):
             split += (f' (val_fraction={self.val_fraction}, '
                       f'split_seed={self.split_seed})')
         body.append(split)
+        if self.label_fraction < 1:
+            body.append(f'Label fraction: \t{self.label_fraction} of the '
+                        f'patients (fraction_seed={self.fraction_seed})')
         if getattr(self, '_csv_used', None):
             body.append(f'Annotation file: \t{self._csv_used}')
         if self.image_list:

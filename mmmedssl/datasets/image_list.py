@@ -23,9 +23,11 @@ class MedImageList(BaseDataset):
     """A list of medical images read from a CSV, TSV, TXT or JSON file.
 
     Each sample carries ``img_path``, and optionally ``gt_label`` (from
-    ``label_key``) and ``group_id`` (from ``group_key``: the lesion, patient or
+    ``label_key``), ``group_id`` (from ``group_key``: the lesion, patient or
     video an image belongs to, so that several images of one source can be
-    treated together and split together).
+    treated together and split together) and ``seg_map_path`` (from
+    ``mask_key``: the segmentation mask or label map that ``LoadMedSegMap``
+    reads).
 
     With ``group_sources=True`` a sample is a whole group instead (a source
     made of several images, as in MICLe): one sample per distinct group id,
@@ -70,6 +72,11 @@ class MedImageList(BaseDataset):
             ``fraction_seed``, after the split: low-label fine-tuning.
             Needs ``label_key``. Defaults to 1 (everything).
         fraction_seed (int): Defaults to 0.
+        mask_key (str, optional): Column with the path of each image's
+            segmentation mask, relative to ``data_root`` (or to
+            ``data_prefix['seg_map_path']`` when given), stored as
+            ``seg_map_path``. Every listed mask must exist (checked when the
+            list is loaded). Not with ``group_sources``.
         **kwargs: ``data_root``, ``data_prefix``, ``pipeline``, ``classes``,
             ``metainfo``, ``test_mode``, ``lazy_init``... as in mmpretrain's
             ``BaseDataset``.
@@ -86,6 +93,7 @@ class MedImageList(BaseDataset):
                  group_sources: bool = False,
                  label_fraction: float = 1.0,
                  fraction_seed: int = 0,
+                 mask_key: Optional[str] = None,
                  **kwargs) -> None:
         if not 0 < label_fraction <= 1:
             raise ValueError(f'{type(self).__name__}: label_fraction must be '
@@ -100,7 +108,12 @@ class MedImageList(BaseDataset):
                 f'{type(self).__name__}: group_sources=True needs group_key, '
                 'the column naming the source (lesion_id, patient_id...) '
                 'whose images form one sample.')
+        if group_sources and mask_key is not None:
+            raise ValueError(f'{type(self).__name__}: mask_key gives one mask '
+                             'per image; it cannot be combined with '
+                             'group_sources=True.')
         self.group_sources = group_sources
+        self.mask_key = mask_key
         self.img_key = img_key
         self.label_key = label_key
         self.group_key = group_key
@@ -204,6 +217,8 @@ class MedImageList(BaseDataset):
             self._check_key(rows, self.label_key, 'label_key', path)
         if self.group_key is not None:
             self._check_key(rows, self.group_key, 'group_key', path)
+        if self.mask_key is not None:
+            self._check_key(rows, self.mask_key, 'mask_key', path)
 
         if self.split is not None:
             if self.split_file is not None:
@@ -227,6 +242,10 @@ class MedImageList(BaseDataset):
 
         to_index = self._label_mapping(rows, path)
         img_prefix = self.data_prefix.get('img_path', '')
+        # mmengine joins data_root only to the prefixes given, so a missing
+        # mask prefix means data_root itself.
+        mask_prefix = self.data_prefix.get('seg_map_path', self.data_root
+                                           or '')
         data_list = []
         for row in rows:
             img = str(row[self.img_key]).strip()
@@ -238,7 +257,22 @@ class MedImageList(BaseDataset):
                 info['gt_label'] = to_index(row[self.label_key])
             if self.group_key is not None:
                 info['group_id'] = str(row[self.group_key])
+            if self.mask_key is not None:
+                mask = str(row[self.mask_key] or '').strip()
+                if not mask:
+                    raise ValueError(
+                        f'{path}: image {img!r} has no mask (empty '
+                        f'{self.mask_key!r} column, given as mask_key).')
+                info['seg_map_path'] = osp.join(mask_prefix, mask)
             data_list.append(info)
+        if self.mask_key is not None:
+            missing = [d['seg_map_path'] for d in data_list
+                       if not osp.exists(d['seg_map_path'])]
+            if missing:
+                raise FileNotFoundError(
+                    f'{path}: {len(missing)} mask(s) listed in column '
+                    f'{self.mask_key!r} do not exist, e.g. {missing[0]} '
+                    f'(data_root={self.data_root!r}).')
         if self.label_fraction < 1:
             from mmmedssl.evaluation.linear_probe import \
                 label_fraction_indices

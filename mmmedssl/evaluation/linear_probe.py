@@ -20,7 +20,11 @@ DEFAULT_WEIGHT_DECAYS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
 @torch.no_grad()
-def extract_features(model, dataloader) -> Tuple[torch.Tensor, torch.Tensor]:
+def extract_features(model,
+                     dataloader,
+                     multi_label: Optional[bool] = None,
+                     num_classes: Optional[int] = None
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Pooled backbone features and labels of every sample of a dataloader.
 
     Runs the model's data preprocessor and
@@ -28,9 +32,22 @@ def extract_features(model, dataloader) -> Tuple[torch.Tensor, torch.Tensor]:
     uses its running statistics), so any mmmedssl self-supervised algorithm
     works. Multi-view inputs contribute their first view, as in ``predict``.
 
+    Args:
+        model: An mmmedssl self-supervised algorithm.
+        dataloader: Yields labelled batches.
+        multi_label (bool, optional): Return multi-hot targets. None
+            (default) decides from the data: multi-label when a sample has
+            ``gt_score`` or a ``gt_label`` with other than exactly one entry
+            (ChestX-ray14's lists of positive classes).
+        num_classes (int, optional): Width of the multi-hot targets; by
+            default the length of ``gt_score``, else the number of classes
+            of ``dataloader.dataset``, else the largest index + 1.
+
     Returns:
-        tuple: ``(feats, labels)``, a float tensor ``(N, C)`` on the CPU and
-        a long tensor ``(N, )``, in the dataloader's order.
+        tuple: ``(feats, labels)``, a float tensor ``(N, C)`` on the CPU and,
+        in the dataloader's order, a long tensor ``(N, )`` of class indices
+        (multi-class) or a float tensor ``(N, L)`` of 0/1 targets
+        (multi-label).
     """
     if not hasattr(model, 'extract_pooled_feat'):
         raise TypeError(
@@ -38,7 +55,7 @@ def extract_features(model, dataloader) -> Tuple[torch.Tensor, torch.Tensor]:
             'mmmedssl self-supervised algorithm (BaseMedSelfSupervisor).')
     was_training = model.training
     model.eval()
-    feats, labels = [], []
+    feats, label_lists, scores = [], [], []
     try:
         for batch in dataloader:
             data = model.data_preprocessor(batch, False)
@@ -53,12 +70,43 @@ def extract_features(model, dataloader) -> Tuple[torch.Tensor, torch.Tensor]:
                     'sample must have gt_label (set label_key in the '
                     "dataloader's dataset).")
             feats.append(model.extract_pooled_feat(inputs).float().cpu())
-            labels.extend(int(s.gt_label.reshape(-1)[0]) for s in samples)
+            for s in samples:
+                label_lists.append(
+                    [int(v) for v in torch.as_tensor(s.gt_label).reshape(-1)])
+                scores.append(
+                    torch.as_tensor(s.gt_score).detach().float().cpu()
+                    .reshape(-1) if 'gt_score' in s else None)
     finally:
         model.train(was_training)
     if not feats:
         raise ValueError('extract_features: the dataloader is empty.')
-    return torch.cat(feats), torch.tensor(labels, dtype=torch.long)
+    if multi_label is None:
+        multi_label = any(score is not None or len(label) != 1
+                          for label, score in zip(label_lists, scores))
+    if not multi_label:
+        return torch.cat(feats), torch.tensor(
+            [label[0] for label in label_lists], dtype=torch.long)
+    if num_classes is None:
+        widths = {s.numel() for s in scores if s is not None}
+        classes = getattr(getattr(dataloader, 'dataset', None), 'metainfo',
+                          {}).get('classes')
+        if widths:
+            num_classes = max(widths)
+        elif classes:
+            num_classes = len(classes)
+        else:
+            num_classes = 1 + max(
+                (max(label) for label in label_lists if label), default=0)
+    targets = torch.zeros(len(label_lists), num_classes)
+    for row, (label, score) in enumerate(zip(label_lists, scores)):
+        if score is not None:
+            targets[row] = (score >= 0.5).float()
+        elif label:
+            if min(label) < 0 or max(label) >= num_classes:
+                raise ValueError(f'extract_features: gt_label {label} out of '
+                                 f'range for {num_classes} classes.')
+            targets[row, label] = 1
+    return torch.cat(feats), targets
 
 
 # ----------------------------------------------------------------------
@@ -163,7 +211,8 @@ def multilabel_auc(scores: torch.Tensor,
 # ----------------------------------------------------------------------
 @dataclass
 class LinearProbe:
-    """A fitted probe: standardisation, then a linear layer and softmax."""
+    """A fitted probe: standardisation, then a linear layer and softmax
+    (multi-class) or one sigmoid per label (``multi_label``)."""
     weight_decay: float
     mean: torch.Tensor
     std: torch.Tensor
@@ -171,12 +220,15 @@ class LinearProbe:
     bias: torch.Tensor  # (num_classes, )
     # Val metrics of every candidate weight decay, in grid order.
     val_metrics: List[Dict[str, float]] = field(default_factory=list)
+    multi_label: bool = False
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         x = (torch.as_tensor(x).double() - self.mean) / self.std
         return x @ self.weight + self.bias
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        if self.multi_label:
+            return self.logits(x).sigmoid().float()
         return self.logits(x).softmax(dim=1).float()
 
 
@@ -209,6 +261,96 @@ def _fit_one(x: torch.Tensor, y: torch.Tensor, num_classes: int,
     return weight.detach(), bias.detach()
 
 
+def _fit_one_multilabel(x: torch.Tensor, y: torch.Tensor,
+                        sample_weight: torch.Tensor, weight_decay: float,
+                        max_iter: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """One independent logistic regression per label (sigmoid + binary
+    cross-entropy), fitted jointly: the labels share no parameter, so this
+    is the sum of the per-label problems."""
+    weight = torch.zeros(x.shape[1], y.shape[1], dtype=torch.float64,
+                         requires_grad=True)
+    bias = torch.zeros(y.shape[1], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias],
+                                  lr=1,
+                                  max_iter=max_iter,
+                                  history_size=20,
+                                  tolerance_grad=1e-6,
+                                  tolerance_change=1e-9,
+                                  line_search_fn='strong_wolfe')
+
+    def closure():
+        optimizer.zero_grad()
+        losses = F.binary_cross_entropy_with_logits(
+            x @ weight + bias, y, reduction='none')
+        loss = (losses * sample_weight).sum() \
+            + weight_decay / 2 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(closure)
+    return weight.detach(), bias.detach()
+
+
+def _multilabel_weights(y: torch.Tensor, balanced: bool) -> torch.Tensor:
+    """``(N, L)`` weights; each label's column sums to 1. Balanced: its
+    positives and its negatives weigh one half each (all of it for the only
+    kind present)."""
+    n = y.shape[0]
+    if not balanced:
+        return torch.full_like(y, 1.0 / n)
+    n_pos = y.sum(dim=0)
+    n_neg = n - n_pos
+    both = (n_pos > 0) & (n_neg > 0)
+    share = torch.where(both, torch.full_like(n_pos, 0.5),
+                        torch.ones_like(n_pos))
+    pos_w = torch.where(n_pos > 0, share / n_pos.clamp(min=1),
+                        torch.zeros_like(n_pos))
+    neg_w = torch.where(n_neg > 0, share / n_neg.clamp(min=1),
+                        torch.zeros_like(n_neg))
+    return torch.where(y > 0.5, pos_w.expand_as(y), neg_w.expand_as(y))
+
+
+def _fit_multilabel_probe(train_x, train_y, val_x, val_y, num_classes,
+                          weight_decays, balanced, max_iter) -> LinearProbe:
+    train_y = torch.as_tensor(train_y).double()
+    val_y = torch.as_tensor(val_y)
+    if train_y.shape != (train_x.shape[0], num_classes):
+        raise ValueError(
+            f'fit_linear_probe: multi-label train_y must be (N, L) = '
+            f'({train_x.shape[0]}, {num_classes}), got '
+            f'{tuple(train_y.shape)}.')
+    if not bool(((train_y == 0) | (train_y == 1)).all()):
+        raise ValueError('fit_linear_probe: multi-label targets must be 0 '
+                         'or 1.')
+    if val_y.dim() != 2 or val_y.shape[1] != num_classes:
+        raise ValueError(
+            f'fit_linear_probe: multi-label val_y must be (N, {num_classes}'
+            f'), got {tuple(val_y.shape)}.')
+    mean = train_x.mean(dim=0)
+    std = train_x.std(dim=0, unbiased=False)
+    std = torch.where(std > 1e-12, std, torch.ones_like(std))
+    x = (train_x - mean) / std
+    sample_weight = _multilabel_weights(train_y, balanced)
+
+    best, best_key, val_metrics = None, None, []
+    with _threads_for(x.numel() * num_classes):
+        for wd in weight_decays:
+            weight, bias = _fit_one_multilabel(x, train_y, sample_weight,
+                                               float(wd), max_iter)
+            probe = LinearProbe(float(wd), mean, std, weight, bias,
+                                multi_label=True)
+            metrics = multilabel_auc(probe.predict_proba(val_x), val_y)
+            val_metrics.append(dict(weight_decay=float(wd), **metrics))
+            # Best val mean AUC; ties go to the stronger regularisation.
+            auc = metrics['mean_auc']
+            key = (-1.0 if math.isnan(auc) else auc, float(wd))
+            if best_key is None or key > best_key:
+                best, best_key = probe, key
+    best.val_metrics = val_metrics
+    return best
+
+
 def _selection_key(metrics: Dict[str, float], weight_decay: float):
     # Best val balanced accuracy; ties (common on small val sets) go to the
     # higher macro AUC, then to the stronger regularisation.
@@ -225,21 +367,31 @@ def fit_linear_probe(train_x: torch.Tensor,
                      weight_decays: Sequence[float] = DEFAULT_WEIGHT_DECAYS,
                      balanced: bool = True,
                      max_iter: int = 500) -> LinearProbe:
-    """Fit a multinomial logistic regression on frozen features.
+    """Fit a multinomial logistic regression on frozen features, or one
+    logistic regression per label for multi-label targets.
 
     Features are standardised with the train mean and std. Each candidate
     weight decay (an L2 penalty ``wd / 2 * ||W||^2`` on the mean per-sample
     loss) is fitted full-batch with L-BFGS from zero; the one with the best
     val balanced accuracy is kept.
 
+    Multi-label (``train_y`` of shape ``(N, L)``, 0/1, as
+    ``extract_features`` returns for ChestX-ray14): an independent sigmoid
+    and binary cross-entropy per label (the penalty is the same per label),
+    the weight decay with the best val mean AUC (``multilabel_auc``; ties go
+    to the stronger decay) is kept, ``val_metrics`` hold ``mean_auc`` and
+    ``per_label_auc``, and ``predict_proba`` returns per-label sigmoids.
+
     Args:
-        train_x, train_y: ``(N, C)`` features and ``(N, )`` labels.
+        train_x, train_y: ``(N, C)`` features and ``(N, )`` labels (or
+            ``(N, L)`` multi-hot targets).
         val_x, val_y: the split that picks the weight decay.
-        num_classes (int): Number of classes.
+        num_classes (int): Number of classes (labels).
         weight_decays (Sequence[float]): The grid to search.
         balanced (bool): Weight the cross-entropy by inverse class frequency,
             so every class counts as much as the others (medical sets are
-            often dominated by one class). Defaults to True.
+            often dominated by one class). Multi-label: a label's positives
+            and negatives weigh the same. Defaults to True.
         max_iter (int): L-BFGS iterations per candidate.
 
     Returns:
@@ -247,6 +399,19 @@ def fit_linear_probe(train_x: torch.Tensor,
         ``predict_proba(x)`` and ``val_metrics`` of every candidate.
     """
     train_x = torch.as_tensor(train_x).double()
+    if torch.as_tensor(train_y).dim() == 2 and \
+            torch.as_tensor(train_y).shape[1] == num_classes:
+        if train_x.dim() != 2 or train_x.shape[0] != len(train_y):
+            raise ValueError(
+                f'fit_linear_probe: expected train_x of shape (N, C) with '
+                f'N = {len(train_y)} targets, got {tuple(train_x.shape)}.')
+        if train_x.shape[0] == 0:
+            raise ValueError('fit_linear_probe: the train split is empty.')
+        if not weight_decays:
+            raise ValueError('fit_linear_probe: weight_decays is empty.')
+        return _fit_multilabel_probe(train_x, train_y, val_x, val_y,
+                                     num_classes, weight_decays, balanced,
+                                     max_iter)
     train_y = torch.as_tensor(train_y).long().reshape(-1)
     if train_x.dim() != 2 or train_x.shape[0] != train_y.numel():
         raise ValueError(
@@ -328,11 +493,24 @@ def split_groups(labels: Sequence[int],
     own group. The draw depends only on ``seed`` and the set of (group,
     label) pairs, not on the order of the samples.
 
+    Multi-label samples (each label a list or tuple of positive class
+    indices, possibly empty, as ChestX-ray14's ``gt_label``; or ``labels`` a
+    2-D ``(N, L)`` 0/1 tensor) cannot be stratified by one class: about
+    ``fraction`` of all the groups (at least one) go to the first part,
+    drawn with ``seed``, and then, for each class that some group has but no
+    kept group has, the first such group of the draw is added, so that the
+    first part sees every finding present (a few groups more than
+    ``fraction`` at very low fractions).
+
     Returns:
         tuple: ``(kept, rest)``, sorted lists of sample indices.
     """
     if not 0 < fraction <= 1:
         raise ValueError(f'fraction must be in (0, 1], got {fraction}.')
+    if isinstance(labels, torch.Tensor) and labels.dim() == 2:
+        labels = [row.nonzero().reshape(-1).tolist() for row in labels]
+    if any(isinstance(y, (list, tuple)) for y in labels):
+        return _split_groups_multilabel(labels, groups, fraction, seed)
     labels = [int(y) for y in labels]
     if groups is None:
         groups = list(range(len(labels)))
@@ -366,13 +544,49 @@ def split_groups(labels: Sequence[int],
     return sorted(kept), rest
 
 
+def _split_groups_multilabel(labels, groups, fraction: float,
+                             seed: int) -> Tuple[List[int], List[int]]:
+    labels = [[int(c) for c in y] if isinstance(y, (list, tuple)) else
+              [int(y)] for y in labels]
+    if groups is None:
+        groups = list(range(len(labels)))
+    elif len(groups) != len(labels):
+        raise ValueError(f'{len(groups)} group ids for {len(labels)} '
+                         'labels.')
+    members = defaultdict(list)
+    findings = defaultdict(set)
+    for index, group in enumerate(groups):
+        members[group].append(index)
+        findings[group].update(labels[index])
+    # Sorting by str makes the draw independent of the input order.
+    order = sorted(members, key=str)
+    random.Random(seed).shuffle(order)
+    n = max(1, round(fraction * len(order)))
+    if fraction < 1 and n == len(order) > 1:
+        n -= 1
+    chosen = order[:n]
+    covered = set().union(*(findings[g] for g in chosen))
+    for label in sorted(set().union(*findings.values()) - covered):
+        if label in covered:
+            continue
+        group = next(g for g in order[n:] if label in findings[g])
+        chosen.append(group)
+        covered |= findings[group]
+    kept = sorted(i for g in chosen for i in members[g])
+    kept_set = set(kept)
+    rest = [i for i in range(len(labels)) if i not in kept_set]
+    return kept, rest
+
+
 def label_fraction_indices(labels: Sequence[int],
                            groups: Optional[Sequence[Hashable]],
                            fraction: float,
                            seed: int = 0) -> List[int]:
     """Indices of the samples kept for a low-label experiment: the samples
     of about ``fraction`` of the groups of each class (at least one group per
-    class), drawn with ``seed``. See :func:`split_groups`."""
+    class), drawn with ``seed``; for multi-label samples, about ``fraction``
+    of all groups, then enough for every finding to be kept. See
+    :func:`split_groups`."""
     if fraction == 1:
         return list(range(len(labels)))
     return split_groups(labels, groups, fraction, seed)[0]

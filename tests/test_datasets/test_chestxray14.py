@@ -454,3 +454,83 @@ def test_mmpretrain_pack_inputs_packs_gt_score(nih_root):
     per_class = ap.evaluate(3)['multi-label/AP_classwise']
     assert per_class[0] == per_class[2] == 100
     assert sum(per_class) == 200
+
+
+def write_fake_chestxray14(root, n_patients=30, test_patients=6, seed=0,
+                           size=(5, 4)):
+    """A fake ChestX-ray14 download under ``root``: ``n_patients`` patients
+    with 1-3 images and 0-2 findings each, the first ``n_patients -
+    test_patients`` of them in train_val_list.txt, the others in
+    test_list.txt. Every finding shows up among the train_val patients and
+    among the test patients. Returns the ``(name, findings, patient)``
+    rows."""
+    rng = np.random.RandomState(seed)
+    rows = []
+    for p in range(1, n_patients + 1):
+        for k in range(rng.randint(1, 4)):
+            count = rng.randint(0, 3)
+            names = sorted(rng.choice(CHESTXRAY14_CLASSES, count,
+                                      replace=False)) if count else []
+            rows.append([f'{p:08d}_{k:03d}.png', names, str(p)])
+    # Every finding in both lists: patient f + 1 (train_val) and the last
+    # test patients get it too.
+    for f, name in enumerate(CHESTXRAY14_CLASSES):
+        for patient in (f % (n_patients - test_patients) + 1,
+                        n_patients - f % test_patients):
+            row = next(r for r in rows if r[2] == str(patient))
+            if name not in row[1]:
+                row[1] = sorted(row[1] + [name])
+    rows = [(name, '|'.join(findings) or 'No Finding', patient)
+            for name, findings, patient in rows]
+    (root / 'images').mkdir(parents=True)
+    for k, (name, _, _) in enumerate(rows):
+        assert cv2.imwrite(str(root / 'images' / name),
+                           np.full(size, 7 * k % 256, dtype=np.uint8))
+    (root / 'Data_Entry_2017.csv').write_text(_csv_text(rows))
+    first_test = n_patients - test_patients
+    (root / 'train_val_list.txt').write_text('\n'.join(
+        r[0] for r in rows if int(r[2]) <= first_test) + '\n')
+    (root / 'test_list.txt').write_text('\n'.join(
+        r[0] for r in rows if int(r[2]) > first_test) + '\n')
+    return rows
+
+
+def test_label_fraction_draws_whole_patients(tmp_path):
+    root = tmp_path / 'fake14'
+    rows = write_fake_chestxray14(root)
+    images_of = {}
+    for name, _, patient in rows:
+        images_of.setdefault(patient, set()).add(osp.splitext(name)[0])
+
+    def build(**kwargs):
+        return ChestXray14(data_root=str(root), split='train', **kwargs)
+
+    full = build()
+    part = build(label_fraction=0.25, fraction_seed=0)
+    ids = _ids(part)
+    # Whole patients, in the split's order, and about a quarter of them
+    # (plus the patients a rare finding needs).
+    assert all(images_of[g] <= set(ids) for g in _groups(part))
+    assert ids == [i for i in _ids(full) if i in set(ids)]
+    n_full = len(_groups(full))
+    assert round(0.25 * n_full) <= len(_groups(part)) < n_full
+    # Every finding of the split is still present.
+    findings = {c for i in range(len(part))
+                for c in part.get_data_info(i)['gt_label']}
+    assert findings == {c for i in range(len(full))
+                        for c in full.get_data_info(i)['gt_label']}
+    # The targets travel with the images.
+    for i in range(len(part)):
+        info = part.get_data_info(i)
+        assert info['gt_score'].nonzero()[0].tolist() == info['gt_label']
+    # Reproducible with the seed, different with another one.
+    assert _ids(build(label_fraction=0.25, fraction_seed=0)) == ids
+    others = [_groups(build(label_fraction=0.25, fraction_seed=s))
+              for s in (1, 2)]
+    assert any(g != _groups(part) for g in others)
+    assert 'Label fraction: \t0.25' in repr(part)
+    assert _ids(build(label_fraction=1.0)) == _ids(full)
+    with pytest.raises(ValueError, match=r'label_fraction must be in'):
+        build(label_fraction=0)
+    with pytest.raises(ValueError, match='needs with_label=True'):
+        build(label_fraction=0.5, with_label=False)

@@ -2,6 +2,7 @@
 """The downstream classification configs: label fractions keep lesions
 whole, a pretrained backbone loads through init_cfg, and a tiny fine-tuning
 run logs the classification metrics."""
+import math
 import os.path as osp
 import textwrap
 
@@ -113,4 +114,132 @@ def test_finetune_from_a_pretrained_checkpoint(tmp_path, tiny_demo_data):
         for key in ('cls/top1', 'cls/balanced_acc', 'cls/macro_f1',
                     'cls/macro_auc'):
             assert 0 <= r[key] <= 100, key
+    assert glob.glob(osp.join(work_dir, 'best_cls_balanced_acc_epoch_*.pth'))
+
+
+CLASSIFICATION = osp.join(REPO_ROOT, 'configs', 'benchmarks',
+                          'classification')
+CHEST_XRAY = osp.join(REPO_ROOT, '..', 'shared', 'data',
+                      'chest_xray_pneumonia_224')
+
+
+def _train_in_process(parts, tmp_path):
+    """Train (and test) a config made of ``parts`` (each dedented) in this
+    process; returns the logged records, the work dir and the test
+    metrics."""
+    import glob
+    import json
+
+    from mmengine.config import Config
+
+    from mmmedssl.apis import build_runner, sanitize_dataloaders
+    path = tmp_path / 'config.py'
+    path.write_text('\n'.join(textwrap.dedent(p) for p in parts))
+    cfg = Config.fromfile(str(path))
+    work_dir = str(tmp_path / 'run')
+    cfg.work_dir = work_dir
+    sanitize_dataloaders(cfg)
+    runner = build_runner(cfg)
+    runner.train()
+    test = runner.test()
+    logs = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    records = [json.loads(line) for line in open(logs[0])]
+    return records, work_dir, test
+
+
+TINY_RESNET = '''
+    model = dict(backbone=dict(stem_channels=8, base_channels=8),
+                 head=dict(in_channels=64))
+    loader = dict(num_workers=0, persistent_workers=False)
+    train_cfg = dict(max_epochs={epochs})
+    param_scheduler = [dict(type='CosineAnnealingLR', T_max={epochs},
+                            by_epoch=True, begin=0, end={epochs})]
+    default_hooks = dict(logger=dict(interval=1))
+'''
+
+
+def test_finetune_chestxray14_multilabel(tmp_path):
+    """Two epochs of the ChestX-ray14 fine-tuning config on a fake
+    download: multi-label loss, per-finding and mean AUCs on val, the best
+    checkpoint by val mean AUC, test metrics."""
+    from ..test_datasets.test_chestxray14 import write_fake_chestxray14
+    from mmmedssl.datasets.chestxray14 import CHESTXRAY14_CLASSES
+    root = tmp_path / 'ChestXray14'
+    write_fake_chestxray14(root, n_patients=30, test_patients=6)
+    config = osp.join(CLASSIFICATION,
+                      'resnet18_1xb64-coslr-30e_chestxray14-64px.py')
+    records, work_dir, test = _train_in_process([
+        f'''
+        _base_ = [{config!r}]
+        data = dict(data_root={str(root)!r}, val_fraction=0.25)
+        ''', TINY_RESNET.format(epochs=2), '''
+        train_dataloader = dict(batch_size=8, **loader,
+                                dataset=dict(label_fraction=0.5, **data))
+        val_dataloader = dict(batch_size=16, **loader, dataset=data)
+        test_dataloader = dict(batch_size=16, **loader, dataset=data)
+        '''], tmp_path)
+    losses = [r['loss'] for r in records if 'loss' in r]
+    assert len(losses) >= 2 and all(math.isfinite(v) for v in losses)
+    val = [r for r in records if 'cls/mean_auc' in r]
+    assert len(val) == 2
+    names = {f'cls/auc_{c}' for c in CHESTXRAY14_CLASSES}
+    for r in val:
+        per_label = {k: v for k, v in r.items() if k.startswith('cls/auc_')}
+        assert per_label and set(per_label) <= names
+        assert r['cls/num_auc_labels'] == len(per_label)
+        assert all(0 <= v <= 100 for v in per_label.values())
+        assert r['cls/mean_auc'] == pytest.approx(
+            sum(per_label.values()) / len(per_label))
+        assert 'cls/top1' not in r
+    import glob
+    assert glob.glob(osp.join(work_dir, 'best_cls_mean_auc_epoch_*.pth'))
+    # The test split (the official test list) has every finding.
+    assert test['cls/num_auc_labels'] == 14
+    assert 0 <= test['cls/mean_auc'] <= 100
+
+
+@pytest.mark.parametrize('linear', [False, True])
+def test_chest_xray_configs_on_real_images(tmp_path, linear):
+    """The Kermany configs build; with ../shared/data, one epoch on a few
+    real patients (about 1 % of the training patients per class)."""
+    from mmengine.config import Config
+
+    from mmmedssl.registry import MODELS
+    name = ('resnet18-linear' if linear else 'resnet18') + \
+        '_1xb64-coslr-30e_chest-xray-64px.py'
+    config = osp.join(CLASSIFICATION, name)
+    cfg = Config.fromfile(config)
+    assert cfg.model.head.num_classes == 2
+    assert cfg.train_dataloader.dataset.label_key == 'label_idx'
+    assert cfg.train_dataloader.dataset.group_key == 'patient_id'
+    assert cfg.default_hooks.checkpoint.save_best == 'cls/balanced_acc'
+    flips = [t for t in cfg.train_dataloader.dataset.pipeline
+             if t.type == 'RandomFlip']
+    assert [t.direction for t in flips] == ['horizontal']
+    model = MODELS.build(cfg.model)
+    if linear:
+        model.train()
+        assert not any(p.requires_grad for p in model.backbone.parameters())
+    if not osp.isdir(CHEST_XRAY):
+        pytest.skip('../shared/data is absent')
+    records, work_dir, test = _train_in_process([
+        f'''
+        _base_ = [{config!r}]
+        data = dict(data_root={CHEST_XRAY!r})
+        ''', TINY_RESNET.format(epochs=1), '''
+        train_dataloader = dict(batch_size=16, **loader,
+                                dataset=dict(label_fraction=0.01, **data))
+        val_dataloader = dict(batch_size=64, **loader,
+                              dataset=dict(label_fraction=0.05, **data))
+        test_dataloader = dict(batch_size=64, **loader,
+                               dataset=dict(label_fraction=0.02, **data))
+        '''], tmp_path)
+    assert any('loss' in r for r in records)
+    val = [r for r in records if 'cls/balanced_acc' in r]
+    assert len(val) == 1
+    for key in ('cls/top1', 'cls/balanced_acc', 'cls/macro_f1',
+                'cls/macro_auc'):
+        assert 0 <= val[0][key] <= 100, key
+        assert 0 <= test[key] <= 100, key
+    import glob
     assert glob.glob(osp.join(work_dir, 'best_cls_balanced_acc_epoch_*.pth'))

@@ -15,6 +15,11 @@ val balanced accuracy, and test metrics reported. ``--val-split none`` holds
 out ``--val-fraction`` of the train groups instead (for sets without a
 third split, such as the demo set). The random initialisation is the config's
 seed and ``init_weights``: exactly the network that pretraining started from.
+
+Multi-label sets (``gt_label`` a list of positive classes, as
+``ChestXray14``) get one logistic regression per label, the weight decay
+with the best val mean AUC, and per-label and mean test AUCs; their label
+fraction draws whole patients, not classes.
 """
 import argparse
 import copy
@@ -32,7 +37,7 @@ from mmengine.runner import Runner
 from mmmedssl.apis import build_runner, sanitize_dataloaders
 from mmmedssl.evaluation import (classification_metrics, extract_features,
                                  fit_linear_probe, label_fraction_indices,
-                                 split_groups)
+                                 multilabel_auc, split_groups)
 from mmmedssl.evaluation.linear_probe import DEFAULT_WEIGHT_DECAYS
 
 # The kNN tool lives beside this one (the script's folder is on sys.path).
@@ -94,7 +99,8 @@ def build_split(cfg: Config, split: str, option: str):
             f'{cfg.filename}: test_dataloader.dataset has no `split` key; the '
             'linear probe builds its train/val/test sets by overriding it '
             '(expected a dataset such as MedImageList with split=...).')
-    if dataset_cfg.get('label_key') is None:
+    if dataset_cfg.get('label_key') is None and \
+            dataset_cfg.get('type') != 'ChestXray14':
         raise SystemExit(
             f'{cfg.filename}: test_dataloader.dataset has no label_key; the '
             'linear probe needs labelled splits.')
@@ -106,10 +112,25 @@ def build_split(cfg: Config, split: str, option: str):
     except (ValueError, KeyError, FileNotFoundError) as err:
         raise SystemExit(f'{option} {split}: {err}') from None
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    labels = [int(info['gt_label']) for info in infos]
-    groups = [info['group_id'] for info in infos] \
-        if dataset_cfg.get('group_key') else None
+    if not all('gt_label' in info for info in infos):
+        raise SystemExit(
+            f'{cfg.filename}: the {split!r} split of test_dataloader.dataset '
+            'has no labels (gt_label); the linear probe needs labelled '
+            'splits (label_key, or with_label=True for ChestXray14).')
+    if any(_is_multi_label(info['gt_label']) for info in infos):
+        # Lists of positive classes (possibly empty): multi-label.
+        labels = [[int(c) for c in info['gt_label']] for info in infos]
+        # Multi-label sets (ChestXray14) always carry their patients.
+        has_groups = all('group_id' in info for info in infos)
+    else:
+        labels = [int(info['gt_label']) for info in infos]
+        has_groups = bool(dataset_cfg.get('group_key'))
+    groups = [info['group_id'] for info in infos] if has_groups else None
     return dataset, labels, groups
+
+
+def _is_multi_label(label) -> bool:
+    return isinstance(label, (list, tuple)) or getattr(label, 'ndim', 0) > 0
 
 
 def prepare_splits(cfg: Config, args) -> dict:
@@ -172,15 +193,22 @@ def build_model(cfg: Config, checkpoint, work_dir: str):
     return model.eval()
 
 
-def probe_backbone(model, loaders: dict, num_classes: int, args) -> dict:
-    feats = {name: extract_features(model, loader)
-             for name, loader in loaders.items()}
+def probe_backbone(model, loaders: dict, num_classes: int, args,
+                   multi_label: bool = False) -> dict:
+    feats = {
+        name: extract_features(model, loader, multi_label=multi_label,
+                               num_classes=num_classes)
+        for name, loader in loaders.items()
+    }
     probe = fit_linear_probe(*feats['train'], *feats['val'], num_classes,
                              weight_decays=args.weight_decays,
                              max_iter=args.max_iter)
     test_x, test_y = feats['test']
-    test = classification_metrics(probe.predict_proba(test_x), test_y,
-                                  num_classes)
+    if multi_label:
+        test = multilabel_auc(probe.predict_proba(test_x), test_y)
+    else:
+        test = classification_metrics(probe.predict_proba(test_x), test_y,
+                                      num_classes)
     chosen = next(m for m in probe.val_metrics
                   if m['weight_decay'] == probe.weight_decay)
     return dict(
@@ -235,12 +263,18 @@ def main(argv=None):
         }
     all_labels = [y for part in parts.values() for y in part['labels']]
     classes = parts['test']['dataset'].metainfo.get('classes')
-    num_classes = max(max(all_labels) + 1, len(classes or ()))
+    multi_label = any(isinstance(y, list) for y in all_labels)
+    if multi_label:
+        top = max((max(y) for y in all_labels if y), default=-1)
+        num_classes = max(top + 1, len(classes or ()))
+    else:
+        num_classes = max(max(all_labels) + 1, len(classes or ()))
 
     results = {}
     for key, ckpt in (('random_init', None), ('pretrained', checkpoint)):
         model = build_model(cfg, ckpt, work_dir)
-        results[key] = probe_backbone(model, loaders, num_classes, args)
+        results[key] = probe_backbone(model, loaders, num_classes, args,
+                                      multi_label=multi_label)
         del model
 
     splits = {}
@@ -250,23 +284,45 @@ def main(argv=None):
             size=len(part['labels']),
             groups=None if part['groups'] is None else len(
                 set(part['groups'])),
-            class_counts=[part['labels'].count(c)
-                          for c in range(num_classes)])
+            # Multi-label: positives per class (a sample counts once
+            # per finding; samples without any are not counted).
+            class_counts=[
+                sum(c in y for y in part['labels']) if multi_label else
+                part['labels'].count(c) for c in range(num_classes)
+            ])
     rows = [(label, dict(results[key]['test'],
                          weight_decay=results[key]['weight_decay']))
             for label, key in (('random init', 'random_init'),
                                ('pretrained', 'pretrained'))]
-    columns = [('top1', 'top1 (%)', '{:.2f}'),
-               ('balanced_acc', 'balanced acc (%)', '{:.2f}'),
-               ('macro_f1', 'macro F1 (%)', '{:.2f}'),
-               ('macro_auc', 'macro AUC (%)', '{:.2f}'),
-               ('weight_decay', 'weight decay', '{:g}')]
+    if multi_label:
+        columns = [('mean_auc', 'mean AUC (%)', '{:.2f}'),
+                   ('weight_decay', 'weight decay', '{:g}')]
+    else:
+        columns = [('top1', 'top1 (%)', '{:.2f}'),
+                   ('balanced_acc', 'balanced acc (%)', '{:.2f}'),
+                   ('macro_f1', 'macro F1 (%)', '{:.2f}'),
+                   ('macro_auc', 'macro AUC (%)', '{:.2f}'),
+                   ('weight_decay', 'weight decay', '{:g}')]
     sizes = ', '.join(f"{name} {s['split']!r}: {s['size']}"
                       for name, s in splits.items())
     print(f'\nLinear probe on the test split of {args.config}\n'
           f'(pretrained = {checkpoint}; label fraction '
           f'{args.label_fraction:g}, seed {args.seed})\n{sizes}\n')
     print(format_table(rows, columns))
+    if multi_label:
+        names = list(classes) if classes and len(classes) == num_classes \
+            else [str(c) for c in range(num_classes)]
+        width = max(len(n) for n in names)
+        print(f'\nPer-label test AUC (%)\n| {"label".ljust(width)} | '
+              f'random init | pretrained |\n|{"-" * (width + 2)}|'
+              '-------------|------------|')
+        for c, name in enumerate(names):
+            cells = []
+            for key, w in (('random_init', 11), ('pretrained', 10)):
+                v = results[key]['test']['per_label_auc'][c]
+                cells.append(f'{v:{w}.2f}' if math.isfinite(v) else
+                             'n/a'.rjust(w))
+            print(f'| {name.ljust(width)} | ' + ' | '.join(cells) + ' |')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(
@@ -278,6 +334,7 @@ def main(argv=None):
                         seed=args.seed,
                         weight_decays=args.weight_decays,
                         num_classes=num_classes,
+                        multi_label=multi_label,
                         classes=list(classes) if classes else None,
                         splits=splits,
                         random_init=results['random_init'],

@@ -3,7 +3,8 @@
 
     python tools/dataset_converters/make_demo_volumes.py \\
         [--out data/demo_volumes] [--num-pairs 64] [--shape 2 32 32 16] \\
-        [--format npy|nii|mhd] [--num-scans 2] [--seed 0]
+        [--format npy|nii|mhd] [--num-scans 2] [--seed 0] \\
+        [--num-seg-volumes 0] [--seg-shape 48 48 24]
 
 Crop pairs: ``<out>/pair_0000.npy`` ... float32 arrays of ``--shape``
 (``[2, X, Y, Z]``, default ``[2, 32, 32, 16]``, the ``(x, y, z)`` layout of
@@ -19,6 +20,17 @@ chest CTs (int16 HU, 1.5 x 1.5 x 2.5 mm voxels, 264 x 264 x 140 mm: body,
 two lungs with vessels and nodules, mediastinum, spine) to
 ``<out>/scans/subset0/demo_<i>.nii.gz`` (``.mhd``), the layout
 ``luna_crop_pairs.py --data-root <out>/scans --subsets 0`` reads.
+
+``--num-seg-volumes N`` (default 0: none) also writes N labelled volumes
+for the segmentation downstream to ``<out>/seg/``: ``vol_<i>.npy`` (float32
+in [0, 1], shape ``--seg-shape`` in ``(x, y, z)``), ``label_<i>.npy``
+(uint8 label map of the same shape: 0 lung, 1 nodule/vessel blob where the
+blob adds over half its peak, 2 chest wall) and ``labels.csv`` with the
+columns ``image,mask,split``: the last ``ceil(N / 8)`` volumes are
+``test``, the ``ceil(N / 8)`` before them ``val``, the rest ``train``. Read
+them with ``MedImageList(data_root=<out>, ann_file='seg/labels.csv',
+mask_key='mask', split=...)``. They are drawn from their own random stream,
+so the pairs and scans are the same with or without them.
 
 Deterministic for a given ``--seed``; 64 pairs take well under a second.
 """
@@ -66,12 +78,22 @@ def parse_args(argv=None):
     parser.add_argument('--num-scans', type=int, default=2,
                         help='whole scans written with --format nii/mhd')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--num-seg-volumes', type=int, default=0,
+                        help='labelled volumes for segmentation written to '
+                        '<out>/seg (default: 0)')
+    parser.add_argument('--seg-shape', type=int, nargs=3,
+                        default=[48, 48, 24], metavar=('X', 'Y', 'Z'),
+                        help='shape of each labelled volume (default: 48 48 '
+                        '24)')
     args = parser.parse_args(argv)
     if args.shape[0] != 2 or min(args.shape) < 1:
         parser.error(f'--shape must be 2 X Y Z with positive sizes, got '
                      f'{args.shape}')
-    if args.num_pairs < 0 or args.num_scans < 0:
-        parser.error('--num-pairs and --num-scans must be >= 0')
+    if args.num_pairs < 0 or args.num_scans < 0 or args.num_seg_volumes < 0:
+        parser.error('--num-pairs, --num-scans and --num-seg-volumes must be '
+                     '>= 0')
+    if min(args.seg_shape) < 1:
+        parser.error(f'--seg-shape must be positive, got {args.seg_shape}')
     return args
 
 
@@ -102,6 +124,60 @@ def lung_patch(rng: np.random.Generator, shape) -> np.ndarray:
         depth = rng.uniform(0.05, 0.2) * shape[0]
         hu = np.where(x < depth, rng.normal(40., 15., shape), hu)
     return hu
+
+
+SEG_CLASSES = ('lung', 'blob', 'wall')
+
+
+def labelled_patch(rng: np.random.Generator, shape):
+    """A ``(x, y, z)`` lung patch in [0, 1] and its uint8 label map
+    (:data:`SEG_CLASSES`): like :func:`lung_patch`, with larger blobs, each
+    labelled where it adds over half its peak, and a chest wall half of the
+    time (labelled 2, over any blob)."""
+    hu = rng.normal(-850., 25., size=shape).astype(np.float32)
+    labels = np.zeros(shape, np.uint8)
+    x, y, z = _grid(shape)
+    scale = min(shape)
+    for _ in range(int(rng.integers(2, 6))):
+        centre = rng.uniform(0.15, 0.85, 3) * np.array(shape)
+        radius = rng.uniform(0.08, 0.2) * scale
+        peak = rng.uniform(600., 900.)
+        dist2 = ((x - centre[0])**2 + (y - centre[1])**2 +
+                 (z - centre[2])**2)
+        blob = np.exp(-dist2 / (2 * radius**2))
+        hu += peak * blob
+        labels[blob > 0.5] = 1
+    if rng.random() < 0.5:
+        depth = rng.uniform(0.1, 0.25) * shape[0]
+        wall = np.broadcast_to(x < depth, shape)
+        hu = np.where(wall, rng.normal(40., 15., shape), hu)
+        labels[wall] = 2
+    return to_unit(hu), labels
+
+
+def make_seg_volumes(out: str, num: int, shape=(48, 48, 24),
+                     seed: int = 0) -> list:
+    """Write ``num`` labelled volumes and ``labels.csv`` to ``<out>/seg``;
+    returns the ``(volume, label)`` paths."""
+    import math
+    rng = np.random.default_rng([seed, 1])  # independent of the pairs
+    folder = osp.join(out, 'seg')
+    os.makedirs(folder, exist_ok=True)
+    held_out = math.ceil(num / 8)
+    rows, written = [], []
+    for index in range(num):
+        volume, labels = labelled_patch(rng, tuple(shape))
+        names = (f'vol_{index:04d}.npy', f'label_{index:04d}.npy')
+        np.save(osp.join(folder, names[0]), volume)
+        np.save(osp.join(folder, names[1]), labels)
+        split = ('test' if index >= num - held_out else
+                 'val' if index >= num - 2 * held_out else 'train')
+        rows.append(f'seg/{names[0]},seg/{names[1]},{split}\n')
+        written.append(tuple(osp.join(folder, n) for n in names))
+    with open(osp.join(folder, 'labels.csv'), 'w') as f:
+        f.write('image,mask,split\n')
+        f.writelines(rows)
+    return written
 
 
 def crop_pair(rng: np.random.Generator, view_shape, min_iou: float = 0.25):
@@ -175,9 +251,11 @@ def write_scan(path: str, hu: np.ndarray, spacing) -> None:
 
 def make_demo_volumes(out: str, num_pairs: int = 64,
                       shape=(2, 32, 32, 16), seed: int = 0,
-                      fmt: str = 'npy', num_scans: int = 2) -> dict:
-    """Write the demo pairs (and scans); returns the written paths as
-    ``dict(pairs=[...], scans=[...])``."""
+                      fmt: str = 'npy', num_scans: int = 2,
+                      num_seg_volumes: int = 0,
+                      seg_shape=(48, 48, 24)) -> dict:
+    """Write the demo pairs (scans, labelled volumes); returns the written
+    paths as ``dict(pairs=[...], scans=[...], seg=[(vol, label), ...])``."""
     rng = np.random.default_rng(seed)
     os.makedirs(out, exist_ok=True)
     pairs = []
@@ -198,18 +276,24 @@ def make_demo_volumes(out: str, num_pairs: int = 64,
             path = osp.join(folder, f'demo_{index}{suffix}')
             write_scan(path, chest_scan(rng), SCAN_SPACING)
             scans.append(path)
-    return dict(pairs=pairs, scans=scans)
+    seg = make_seg_volumes(out, num_seg_volumes, seg_shape,
+                           seed) if num_seg_volumes else []
+    return dict(pairs=pairs, scans=scans, seg=seg)
 
 
 def main(argv=None):
     args = parse_args(argv)
     written = make_demo_volumes(args.out, args.num_pairs, args.shape,
-                                args.seed, args.format, args.num_scans)
+                                args.seed, args.format, args.num_scans,
+                                args.num_seg_volumes, args.seg_shape)
     print(f'make_demo_volumes: {len(written["pairs"])} pairs of shape '
           f'{args.shape} in {args.out} (index.txt)'
           + (f', {len(written["scans"])} scans in '
              f'{osp.join(args.out, "scans", "subset0")}'
-             if written['scans'] else ''))
+             if written['scans'] else '')
+          + (f', {len(written["seg"])} labelled volumes in '
+             f'{osp.join(args.out, "seg")} (labels.csv)'
+             if written['seg'] else ''))
     return written
 
 

@@ -4,6 +4,8 @@ from .augment import (MedColorJitter, MedCutout, MedGaussianBlur,
 from .formatting import PackMedInputs, to_channel_first_tensor
 from .loading import LoadSourceImages
 from .pcrl import PCRLViews, RandomFlipRot90
+from .segmentation import (LoadMedSegMap, MedSegRandomCrop, MedSegRandomFlip,
+                           MedSegRandomResizedCrop)
 from .volume import HUWindow, LoadVolume, read_volume, resample_volume
 from .volume_augment import InOutPainting, LocalPixelShuffle, TorchIOTransform
 from .wrappers import MedMultiView
@@ -18,4 +20,8 @@ __all__ = [
 __all__ += [
     'HUWindow', 'LoadVolume', 'read_volume', 'resample_volume',
     'InOutPainting', 'LocalPixelShuffle', 'TorchIOTransform'
+]
+__all__ += [
+    'LoadMedSegMap', 'MedSegRandomCrop', 'MedSegRandomFlip',
+    'MedSegRandomResizedCrop'
 ]

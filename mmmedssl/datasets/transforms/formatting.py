@@ -48,6 +48,10 @@ class PackMedInputs(BaseTransform):
     Unlike mmpretrain's ``PackInputs``, a 3D array is read as a volume when
     ``spatial_dims=3`` instead of as an ``H, W, C`` image.
 
+    A segmentation mask (``results['gt_seg_map']``, from ``LoadMedSegMap``)
+    becomes the sample's ``gt_seg_map``: an int64 tensor of the mask's
+    spatial shape (``(H, W)`` or ``(D, H, W)``).
+
     Args:
         input_key (str): Key of the image(s). Defaults to ``'img'``.
         spatial_dims (int): 2 for images, 3 for volumes.
@@ -64,7 +68,8 @@ class PackMedInputs(BaseTransform):
                  algorithm_keys: Sequence[str] = (),
                  meta_keys: Sequence[str] = ('sample_idx', 'img_path',
                                              'ori_shape', 'img_shape',
-                                             'group_id', 'view_metas')):
+                                             'group_id', 'view_metas',
+                                             'seg_map_path')):
         if spatial_dims not in (2, 3):
             raise ValueError('PackMedInputs: spatial_dims must be 2 or 3, '
                              f'got {spatial_dims}.')
@@ -87,6 +92,16 @@ class PackMedInputs(BaseTransform):
         sample = DataSample()
         if 'gt_label' in results:
             sample.set_gt_label(results['gt_label'])
+        if results.get('gt_seg_map') is not None:
+            mask = results['gt_seg_map']
+            if mask.ndim != self.spatial_dims:
+                raise ValueError(
+                    f'PackMedInputs(spatial_dims={self.spatial_dims}): mask '
+                    f'{results.get("seg_map_path")!r} has shape '
+                    f'{tuple(mask.shape)}, expected {self.spatial_dims} '
+                    'spatial axes.')
+            mask = torch.as_tensor(np.ascontiguousarray(mask))
+            sample.set_field(mask.long(), 'gt_seg_map')
         for key in self.algorithm_keys:
             if key in results:
                 sample.set_field(results[key], key)

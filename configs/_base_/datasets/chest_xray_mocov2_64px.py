@@ -1,0 +1,52 @@
+# The Kermany paediatric chest X-rays (../shared/data/chest_xray_pneumonia_224,
+# 4,707 training images) with MoCo v2's two views at 64 px, for CPU runs;
+# kNN monitoring on the val patients from chest_xray_knn.py.
+_base_ = ['./chest_xray_knn.py']
+
+crop_size = 64
+
+# Grey images: hue, saturation and grayscale do nothing, so only brightness
+# and contrast jitter; no vertical flip (anatomy has an up and a down).
+view_pipeline = [
+    dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.2, 1.)),
+    dict(
+        type='RandomApply',
+        transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4)],
+        prob=0.8),
+    # Blur sigmas scaled down with the image side (224 -> 64 px).
+    dict(
+        type='GaussianBlur',
+        magnitude_range=(0.1, 0.6),
+        magnitude_std='inf',
+        prob=0.5),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+]
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    worker_init_fn=dict(type='mmmedssl.datasets.seed_worker'),
+    dataset=dict(
+        type='MedImageList',
+        data_root='../shared/data/chest_xray_pneumonia_224',
+        ann_file='labels.csv',
+        split_file='splits.csv',
+        img_key='image',
+        group_key='patient_id',
+        split='train',
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='MedMultiView', num_views=2,
+                 transforms=[view_pipeline]),
+            dict(type='PackMedInputs'),
+        ]))
+eval_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(crop_size, crop_size)),
+    dict(type='PackMedInputs'),
+]
+val_dataloader = dict(dataset=dict(pipeline=eval_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=eval_pipeline))

@@ -232,13 +232,15 @@ class LinearProbe:
         return self.logits(x).softmax(dim=1).float()
 
 
-def _fit_one(x: torch.Tensor, y: torch.Tensor, num_classes: int,
-             sample_weight: torch.Tensor, weight_decay: float,
-             max_iter: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def _fit_lbfgs(x: torch.Tensor, y: torch.Tensor, width: int, loss_fn,
+               sample_weight: torch.Tensor, weight_decay: float,
+               max_iter: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Full-batch L-BFGS of a linear map ``x @ W + b`` (``width`` outputs)
+    under ``sum(loss_fn(logits, y) * sample_weight) + wd / 2 * ||W||^2``."""
     # Zero start and float64: the same data gives the same solution.
-    weight = torch.zeros(x.shape[1], num_classes, dtype=torch.float64,
+    weight = torch.zeros(x.shape[1], width, dtype=torch.float64,
                          requires_grad=True)
-    bias = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(width, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([weight, bias],
                                   lr=1,
                                   max_iter=max_iter,
@@ -249,7 +251,7 @@ def _fit_one(x: torch.Tensor, y: torch.Tensor, num_classes: int,
 
     def closure():
         optimizer.zero_grad()
-        losses = F.cross_entropy(x @ weight + bias, y, reduction='none')
+        losses = loss_fn(x @ weight + bias, y, reduction='none')
         # The bias is not decayed: it only models the class frequencies.
         loss = (losses * sample_weight).sum() \
             + weight_decay / 2 * weight.pow(2).sum()
@@ -261,35 +263,22 @@ def _fit_one(x: torch.Tensor, y: torch.Tensor, num_classes: int,
     return weight.detach(), bias.detach()
 
 
+def _fit_one(x: torch.Tensor, y: torch.Tensor, num_classes: int,
+             sample_weight: torch.Tensor, weight_decay: float,
+             max_iter: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Multinomial logistic regression (softmax + cross-entropy)."""
+    return _fit_lbfgs(x, y, num_classes, F.cross_entropy, sample_weight,
+                      weight_decay, max_iter)
+
+
 def _fit_one_multilabel(x: torch.Tensor, y: torch.Tensor,
                         sample_weight: torch.Tensor, weight_decay: float,
                         max_iter: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """One independent logistic regression per label (sigmoid + binary
     cross-entropy), fitted jointly: the labels share no parameter, so this
     is the sum of the per-label problems."""
-    weight = torch.zeros(x.shape[1], y.shape[1], dtype=torch.float64,
-                         requires_grad=True)
-    bias = torch.zeros(y.shape[1], dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias],
-                                  lr=1,
-                                  max_iter=max_iter,
-                                  history_size=20,
-                                  tolerance_grad=1e-6,
-                                  tolerance_change=1e-9,
-                                  line_search_fn='strong_wolfe')
-
-    def closure():
-        optimizer.zero_grad()
-        losses = F.binary_cross_entropy_with_logits(
-            x @ weight + bias, y, reduction='none')
-        loss = (losses * sample_weight).sum() \
-            + weight_decay / 2 * weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        optimizer.step(closure)
-    return weight.detach(), bias.detach()
+    return _fit_lbfgs(x, y, y.shape[1], F.binary_cross_entropy_with_logits,
+                      sample_weight, weight_decay, max_iter)
 
 
 def _multilabel_weights(y: torch.Tensor, balanced: bool) -> torch.Tensor:

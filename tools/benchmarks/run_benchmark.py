@@ -228,7 +228,6 @@ class Runner:
         return (records[-1]['checkpoint'] if records else None), records
 
     def _train_stage(self, method, stage, work_dir, stage_ckpts) -> dict:
-        os.makedirs(work_dir, exist_ok=True)
         cfg = Config.fromfile(stage['config'])
         options = {k: expand(v, stage_ckpts)
                    for k, v in stage.get('cfg_options', {}).items()}
@@ -239,7 +238,9 @@ class Runner:
                               minutes=self.study.stage_minutes, clock='cpu'))
             cfg.custom_hooks = hooks
         derived = osp.join(work_dir, 'stage_config.py')
-        cfg.dump(derived)
+        if not self.dry_run:
+            os.makedirs(work_dir, exist_ok=True)
+            cfg.dump(derived)
         print(f'[{method}] pretraining stage {stage["name"]!r}: '
               f'{stage["config"]}', flush=True)
         start, cpu0 = time.time(), cpu_minutes()
@@ -257,7 +258,6 @@ class Runner:
     # --------------------------------------------------------- downstream
     def linear_probe(self, method, ckpt, job) -> list:
         out_dir = osp.join(self.study.work_dir, method, job['name'])
-        os.makedirs(out_dir, exist_ok=True)
         results = []
         # Random init: one network per seed. Pretrained: the features do
         # not depend on the seed; only the label-fraction draw does.
@@ -278,6 +278,7 @@ class Runner:
                   flush=True)
             if self.dry_run:
                 continue
+            os.makedirs(out_dir, exist_ok=True)
             cfg = downstream_config(job, ckpt,
                                     seed=net_seed if net_seed is not None
                                     else self.study.seeds[0])
@@ -304,10 +305,10 @@ class Runner:
                 results.append(read_json(path))
                 continue
             self.check_budget()
-            os.makedirs(work_dir, exist_ok=True)
             cfg = downstream_config(job, ckpt, seed)
             derived = osp.join(work_dir, 'finetune_config.py')
             if not self.dry_run:
+                os.makedirs(work_dir, exist_ok=True)
                 cfg.dump(derived)
             print(f'[{method}] {job["name"]} seed {seed}', flush=True)
             start, cpu0 = time.time(), cpu_minutes()
@@ -517,7 +518,8 @@ def markdown(study: Study, summary: dict) -> str:
 def main(argv=None):
     args = parse_args(argv)
     study = Study(args.study, args)
-    os.makedirs(study.work_dir, exist_ok=True)
+    if not args.dry_run:
+        os.makedirs(study.work_dir, exist_ok=True)
     runner = Runner(study, args.dry_run)
     table, pretraining = {}, {}
     for method, spec in study.methods.items():

@@ -50,7 +50,7 @@ methods = dict(
             dict(
                 name='student',
                 config='configs/distillingself/distillingself_'
-                'resnet18_1xb64-coslr-12e_chest-xray-64px.py',
+                'resnet18_1xb64-coslr-8e_chest-xray-64px.py',
                 cfg_options={'model.teacher_checkpoint': '{stage:teacher}'}),
         ]),
 )

@@ -73,6 +73,13 @@ downstream = [
         label_fraction=0.1,
         metrics=metrics),
     dict(
+        name='linear1',
+        type='linear_probe',
+        label='Linear probe (frozen features, 1 % of the lesions)',
+        config=finetune_config,
+        label_fraction=0.01,
+        metrics=metrics),
+    dict(
         name='finetune10',
         type='finetune',
         label='Fine-tuning (10 % of the lesions, 30 epochs)',

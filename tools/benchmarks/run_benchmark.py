@@ -196,6 +196,7 @@ class Runner:
         self.study = study
         self.dry_run = dry_run
         self.cpu_start = cpu_minutes()
+        self.skipped = []  # downstream jobs cut short by the budget
 
     # ------------------------------------------------------------ budget
     def spent(self) -> float:
@@ -205,6 +206,19 @@ class Runner:
         budget = self.study.budget_minutes
         if budget is not None and self.spent() >= budget:
             raise BudgetSpent
+
+    def budget_spent_for(self, method, job, results) -> bool:
+        """Whether to stop a downstream job for the budget: with finished
+        runs it keeps them (and notes the rest as skipped), without any it
+        raises BudgetSpent."""
+        try:
+            self.check_budget()
+        except BudgetSpent:
+            if not results:
+                raise
+            self.skipped.append(f"{method}/{job['name']}")
+            return True
+        return False
 
     # -------------------------------------------------------- pretraining
     def pretrain(self, method: str, spec: dict):
@@ -273,7 +287,8 @@ class Runner:
                     todo.append((seed, path))
             if not todo:
                 continue
-            self.check_budget()
+            if self.budget_spent_for(method, job, results):
+                break
             print(f'[{method}] {job["name"]}: seeds {[s for s, _ in todo]}',
                   flush=True)
             if self.dry_run:
@@ -304,7 +319,8 @@ class Runner:
             if osp.isfile(path):
                 results.append(read_json(path))
                 continue
-            self.check_budget()
+            if self.budget_spent_for(method, job, results):
+                break
             cfg = downstream_config(job, ckpt, seed)
             derived = osp.join(work_dir, 'finetune_config.py')
             if not self.dry_run:
@@ -541,10 +557,14 @@ def main(argv=None):
         return
     summary = summarise(study, table)
     text = markdown(study, summary)
+    if runner.skipped:
+        text += ('\nCut short by the CPU budget (fewer seeds than asked): '
+                 + ', '.join(runner.skipped) + '\n')
     write_json(osp.join(study.work_dir, 'results.json'),
                dict(study=study.path, name=study.name, seeds=study.seeds,
                     pretraining=pretraining, summary=summary,
-                    runs=table, cpu_minutes=runner.spent()))
+                    runs=table, cpu_minutes=runner.spent(),
+                    cut_short_by_budget=runner.skipped))
     with open(osp.join(study.work_dir, 'results.md'), 'w') as f:
         f.write(text + '\n')
     print(text)

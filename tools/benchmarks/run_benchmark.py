@@ -505,7 +505,8 @@ def summarise(study: Study, table: dict) -> dict:
 
 def markdown(study: Study, summary: dict) -> str:
     lines = [f'# {study.name}', '',
-             f'Mean ± std over downstream seeds {study.seeds} (n = runs).', '']
+             f'Mean ± std over downstream seeds {study.seeds} (n = runs; a '
+             'single value: the same result for every seed).', '']
     for job_name, job in study.downstream.items():
         metrics = job.get('metrics', ['balanced_acc', 'macro_auc'])
         lines += [f"## {job.get('label', job_name)}", '',
@@ -522,7 +523,12 @@ def markdown(study: Study, summary: dict) -> str:
             for metric in metrics:
                 if metric in entry:
                     stat = entry[metric]
-                    cells.append(f"{stat['mean']:.2f} ± {stat['std']:.2f}")
+                    if len(set(stat['values'])) == 1:
+                        # e.g. a pretrained backbone's probe on all labels
+                        cells.append(f"{stat['mean']:.2f}")
+                    else:
+                        cells.append(
+                            f"{stat['mean']:.2f} ± {stat['std']:.2f}")
                     n = stat['n']
                 else:
                     cells.append('—')

@@ -30,10 +30,12 @@ def extract_features(model,
     Runs the model's data preprocessor and
     ``BaseMedSelfSupervisor.extract_pooled_feat`` in eval mode (BatchNorm
     uses its running statistics), so any mmmedssl self-supervised algorithm
-    works. Multi-view inputs contribute their first view, as in ``predict``.
+    works; a classifier (mmpretrain ``ImageClassifier``, whose
+    ``extract_feat`` ends with its pooling neck) gives its neck's output.
+    Multi-view inputs contribute their first view, as in ``predict``.
 
     Args:
-        model: An mmmedssl self-supervised algorithm.
+        model: An mmmedssl self-supervised algorithm or a classifier.
         dataloader: Yields labelled batches.
         multi_label (bool, optional): Return multi-hot targets. None
             (default) decides from the data: multi-label when a sample has
@@ -49,10 +51,19 @@ def extract_features(model,
         (multi-class) or a float tensor ``(N, L)`` of 0/1 targets
         (multi-label).
     """
-    if not hasattr(model, 'extract_pooled_feat'):
+    if hasattr(model, 'extract_pooled_feat'):
+        pooled = model.extract_pooled_feat
+    elif hasattr(model, 'extract_feat') and getattr(model, 'with_neck',
+                                                    False):
+        def pooled(inputs):
+            out = model.extract_feat(inputs)
+            out = out[-1] if isinstance(out, (tuple, list)) else out
+            return out.flatten(1)
+    else:
         raise TypeError(
             f'{type(model).__name__} has no extract_pooled_feat: expected an '
-            'mmmedssl self-supervised algorithm (BaseMedSelfSupervisor).')
+            'mmmedssl self-supervised algorithm (BaseMedSelfSupervisor) or '
+            'a classifier with a pooling neck.')
     was_training = model.training
     model.eval()
     feats, label_lists, scores = [], [], []
@@ -69,7 +80,7 @@ def extract_features(model,
                     'extract_features needs a labelled dataset: every data '
                     'sample must have gt_label (set label_key in the '
                     "dataloader's dataset).")
-            feats.append(model.extract_pooled_feat(inputs).float().cpu())
+            feats.append(pooled(inputs).float().cpu())
             for s in samples:
                 label_lists.append(
                     [int(v) for v in torch.as_tensor(s.gt_label).reshape(-1)])

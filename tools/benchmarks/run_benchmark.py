@@ -44,6 +44,8 @@ import time
 import torch
 from mmengine.config import Config
 
+from mmmedssl.engine import find_resume_checkpoint
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PYTHON = sys.executable
 
@@ -164,17 +166,6 @@ def run(cmd, log_path: str, dry_run: bool) -> None:
                            f'{log_path}')
 
 
-def final_checkpoint(work_dir: str):
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(pointer):
-        return None
-    with open(pointer) as f:
-        path = f.read().strip()
-    if not osp.isabs(path):
-        path = osp.join(ROOT, path)
-    return path if osp.isfile(path) else None
-
-
 def expand(value, stage_ckpts: dict):
     """``'{stage:NAME}'`` in a cfg option -> that stage's final checkpoint."""
     if not isinstance(value, str):
@@ -260,7 +251,7 @@ class Runner:
         start, cpu0 = time.time(), cpu_minutes()
         run([PYTHON, 'tools/train.py', derived, '--work-dir', work_dir,
              '--resume'], osp.join(work_dir, 'train.log'), self.dry_run)
-        ckpt = None if self.dry_run else final_checkpoint(work_dir)
+        ckpt = None if self.dry_run else find_resume_checkpoint(work_dir)
         if ckpt is None and not self.dry_run:
             raise RuntimeError(f'{work_dir}: training ended without a '
                                'last_checkpoint.')
@@ -368,21 +359,6 @@ def downstream_config(job: dict, ckpt, seed: int) -> Config:
     return cfg
 
 
-@torch.no_grad()
-def classifier_features(model, dataloader):
-    """Pooled features (the classifier's neck output) and class labels."""
-    model.eval()
-    feats, labels = [], []
-    for batch in dataloader:
-        data = model.data_preprocessor(batch, False)
-        out = model.extract_feat(data['inputs'])
-        out = out[-1] if isinstance(out, (tuple, list)) else out
-        feats.append(out.flatten(1).float().cpu())
-        labels += [int(s.gt_label.reshape(-1)[0])
-                   for s in data['data_samples']]
-    return torch.cat(feats), torch.tensor(labels)
-
-
 def probe_classifier(cfg: Config, seeds, label_fraction: float,
                      work_dir: str, cache_dir=None, splits=None) -> list:
     """Linear probe of ``cfg``'s classifier backbone as initialised by
@@ -401,7 +377,8 @@ def probe_classifier(cfg: Config, seeds, label_fraction: float,
 
     from mmmedssl.apis import build_runner, sanitize_dataloaders
     from mmmedssl.evaluation import (classification_metrics,
-                                     fit_linear_probe, label_fraction_indices)
+                                     extract_features, fit_linear_probe,
+                                     label_fraction_indices)
     from mmmedssl.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     cfg = copy.deepcopy(cfg)
@@ -431,7 +408,8 @@ def probe_classifier(cfg: Config, seeds, label_fraction: float,
                 loader_cfg = copy.deepcopy(cfg.test_dataloader)
                 loader_cfg['dataset']['split'] = splits[split]
                 loader = MMRunner.build_dataloader(loader_cfg)
-                feats[split] = classifier_features(model, loader)
+                feats[split] = extract_features(model, loader,
+                                                multi_label=False)
                 dataset = loader.dataset
                 groups[split] = [
                     str(dataset.get_data_info(i).get('group_id'))
@@ -464,7 +442,7 @@ def best_checkpoint(work_dir: str) -> str:
                   if f.startswith('best_') and f.endswith('.pth'))
     if best:
         return osp.join(work_dir, best[-1])
-    last = final_checkpoint(work_dir)
+    last = find_resume_checkpoint(work_dir)
     if last is None:
         raise RuntimeError(f'{work_dir}: no checkpoint after fine-tuning.')
     return last

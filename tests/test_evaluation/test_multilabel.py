@@ -9,10 +9,10 @@ import pytest
 import torch
 from mmpretrain.structures import DataSample
 
+from mmmedssl.datasets import label_fraction_indices, split_groups
+from mmmedssl.downstream import fit_linear_probe
 from mmmedssl.evaluation import (MedClassificationMetric,
-                                 classification_metrics, fit_linear_probe,
-                                 label_fraction_indices, multilabel_auc,
-                                 split_groups)
+                                 classification_metrics, multilabel_auc)
 
 
 def _evaluate(metric, scores, labels, gt_scores=None):

@@ -1,23 +1,16 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
-"""tools/benchmarks/colour_cue.py: the colour statistics and the colour
-changes it measures invariance to."""
-import importlib.util
-import os.path as osp
-
+"""The colour statistics of tools/benchmarks/colour_cue.py
+(mmmedssl.downstream.colour) and the colour changes it measures invariance
+to."""
 import numpy as np
 import pytest
 
-from ..conftest import REPO_ROOT
+from mmmedssl.downstream import colour
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'colour_cue', osp.join(REPO_ROOT, 'tools', 'benchmarks',
-                               'colour_cue.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return colour
 
 
 def test_colour_stats_by_hand(tool):

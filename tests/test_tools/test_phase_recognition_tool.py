@@ -60,9 +60,7 @@ def test_phase_recognition_tool(tmp_path):
 
 
 def test_video_draw_is_whole_videos_and_seeded():
-    import sys
-    sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
-    from phase_recognition import draw_videos
+    from mmmedssl.datasets import draw_groups as draw_videos
     videos = [f'video{i:02d}' for i in range(1, 41)]
     four = draw_videos(videos, 0.1, seed=0)
     assert len(four) == 4 and set(four) <= set(videos)

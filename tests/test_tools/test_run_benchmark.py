@@ -132,8 +132,8 @@ def test_study_budget_and_errors(tmp_path, tiny_demo_data):
     bad = write_study(tmp_path, tiny_demo_data, downstream=[
         dict(name='x', type='knn', config=FINETUNE)])
     proc = python_tool(TOOL, bad, check=False)
-    assert proc.returncode != 0 and "expected 'linear_probe' or " \
-        "'finetune'" in proc.stdout
+    assert proc.returncode != 0 and "expected one of 'linear_probe', " \
+        "'finetune', 'segmentation'" in proc.stdout
     missing = write_study(tmp_path, tiny_demo_data, methods=dict(
         m=dict(stages=[dict(name='a', config='nope.py')])))
     proc = python_tool(TOOL, missing, check=False)

@@ -15,30 +15,21 @@ The backbone stays frozen (BatchNorm on running statistics); the released
 protocol fine-tunes a frame classifier first, which this tool does not.
 """
 import argparse
-import copy
-import json
-import os.path as osp
-import random
 import sys
 
 import mmmedssl  # noqa: F401
-from mmengine.config import Config, DictAction
-from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
+from mmengine.config import DictAction
 
-from mmmedssl.evaluation import (evaluate_phase_model, extract_features,
-                                 fit_phase_tcn, group_by_video)
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from knn_eval import format_table  # noqa: E402
-from linear_probe import _finite, build_model, load_tool_config  # noqa: E402
+from mmmedssl.downstream import (build_eval_model, evaluate_phase_backbone,
+                                 format_table, load_tool_config,
+                                 phase_split_loaders, write_json)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint',
-                        help='checkpoint file or last_checkpoint pointer')
+                        help='checkpoint file, last_checkpoint pointer or work dir')
     parser.add_argument('--fps', type=float, default=1.0,
                         help='frames per second of the feature sequences')
     parser.add_argument('--epochs', type=int, default=100)
@@ -67,85 +58,28 @@ def parse_args(argv=None):
     return args
 
 
-def draw_videos(videos: list, fraction: float, seed: int) -> list:
-    """``round(fraction * len(videos))`` whole videos (at least one), the
-    same for a given seed whatever the backbone."""
-    if fraction >= 1:
-        return list(videos)
-    count = max(1, round(fraction * len(videos)))
-    return sorted(random.Random(seed).sample(list(videos), count))
-
-
-def split_loaders(cfg: Config, fps: float, fraction: float = 1.,
-                  seed: int = 0) -> dict:
-    """split -> (dataloader, dataset) for train, val and test; the train
-    split keeps ``fraction`` of its videos."""
-    from mmmedssl.registry import DATASETS
-    loader_cfg = cfg.get('test_dataloader') or {}
-    dataset_cfg = loader_cfg.get('dataset') or {}
-    if dataset_cfg.get('type') != 'SurgicalVideoFrames':
-        raise SystemExit(
-            f'{cfg.filename}: test_dataloader.dataset must be '
-            f"SurgicalVideoFrames, got {dataset_cfg.get('type')!r}.")
-    out = {}
-    for split in ('train', 'val', 'test'):
-        part = dict(copy.deepcopy(dataset_cfg), split=split, fps=fps,
-                    with_label=True)
-        dataset = DATASETS.build(part)
-        if split == 'train' and fraction < 1:
-            kept = set(draw_videos(dataset.videos, fraction, seed))
-            indices = [
-                i for i in range(len(dataset))
-                if dataset.get_data_info(i)['video_id'] in kept
-            ]
-            dataset = dataset.get_subset(indices)
-            dataset.videos = sorted(kept)
-        out[split] = (Runner.build_dataloader(
-            dict(copy.deepcopy(loader_cfg), dataset=dataset)), dataset)
-    return out
-
-
-def video_features(model, loader, dataset):
-    feats, labels = extract_features(model, loader)
-    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    return group_by_video(feats, labels.tolist(),
-                          [info['video_id'] for info in infos],
-                          [info['frame_index'] for info in infos])
-
-
 def main(argv=None):
     args = parse_args(argv)
-    cfg, checkpoint, work_dir = load_tool_config(args, 'phase_recognition')
-    with DefaultScope.overwrite_default_scope(
-            cfg.get('default_scope') or 'mmmedssl'):
-        loaders = split_loaders(cfg, args.fps, args.label_fraction,
-                                args.seed)
+    try:
+        cfg, checkpoint, work_dir = load_tool_config(
+            args.config, args.checkpoint, args.cfg_options, args.work_dir,
+            'phase_recognition')
+        loaders = phase_split_loaders(cfg, args.fps, args.label_fraction,
+                                      args.seed)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(str(err)) from None
     dataset = loaders['test'][1]
     protocol = dataset.protocol
     num_classes = len(dataset.metainfo['classes'])
 
     results = {}
     for key, ckpt in (('random_init', None), ('pretrained', checkpoint)):
-        model = build_model(cfg, ckpt, work_dir)
-        videos = {
-            split: video_features(model, loader, ds)
-            for split, (loader, ds) in loaders.items()
-        }
-        del model
-        head, history = fit_phase_tcn(
-            videos['train'], videos['val'], num_classes, args.fps, protocol,
+        model = build_eval_model(cfg, ckpt, work_dir)
+        results[key] = evaluate_phase_backbone(
+            model, loaders, num_classes, args.fps, protocol,
             epochs=args.epochs, lr=args.lr, seed=args.seed,
-            relax_seconds=args.relax_seconds)
-        best = max(history, key=lambda h: h['accuracy'])
-        test = evaluate_phase_model(head, videos['test'], args.fps, protocol,
-                                    official=args.official,
-                                    relax_seconds=args.relax_seconds)
-        results[key] = dict(
-            test={k: v for k, v in test.items()
-                  if not k.endswith('_per_phase')},
-            test_per_phase={k: v for k, v in test.items()
-                            if k.endswith('_per_phase')},
-            best_epoch=best['epoch'], val_history=history)
+            official=args.official, relax_seconds=args.relax_seconds)
+        del model
 
     splits = {split: list(ds.videos) for split, (_, ds) in loaders.items()}
     rows = [(label, results[key]['test'])
@@ -163,16 +97,13 @@ def main(argv=None):
           f'val videos; seed {args.seed})\n')
     print(format_table(rows, columns))
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(
-                _finite(dict(config=args.config, checkpoint=checkpoint,
-                             fps=args.fps, protocol=protocol,
-                             official=args.official, seed=args.seed,
-                             relax_seconds=args.relax_seconds,
-                             label_fraction=args.label_fraction,
-                             videos=splits, **results)), f, indent=2)
-    return results
+        write_json(args.out, dict(
+            config=args.config, checkpoint=checkpoint, fps=args.fps,
+            protocol=protocol, official=args.official, seed=args.seed,
+            relax_seconds=args.relax_seconds,
+            label_fraction=args.label_fraction, videos=splits, **results))
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -7,6 +7,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 from mmmedssl.registry import METRICS
+from ..functional import classification_metrics, multilabel_auc
 
 
 @METRICS.register_module()
@@ -75,8 +76,6 @@ class MedClassificationMetric(BaseMetric):
                    for _, label, score in results)
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
-        from mmmedssl.evaluation.linear_probe import (classification_metrics,
-                                                      multilabel_auc)
         scores = torch.stack([r[0] for r in results])
         num_classes = scores.shape[1]
         if not self._is_multi_label(results):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mmmedssl.evaluation import (evaluate_phase_model, fit_phase_tcn,
+from mmmedssl.downstream import (evaluate_phase_model, fit_phase_tcn,
                                  group_by_video)
 
 

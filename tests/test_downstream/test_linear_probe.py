@@ -1,9 +1,9 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """The linear probe: metrics against brute-force references, the logistic
-regression on synthetic features, group-wise subsets, and an end-to-end run
-of tools/analysis_tools/linear_probe.py on the tiny demo set."""
+regression on synthetic features, group-wise subsets, the probe workflow of
+mmmedssl.downstream, and an end-to-end run of
+tools/analysis_tools/linear_probe.py on the tiny demo set."""
 import csv
-import importlib.util
 import json
 import os.path as osp
 import random
@@ -15,13 +15,13 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmmedssl.apis import build_runner, sanitize_dataloaders
-from mmmedssl.evaluation import (classification_metrics, extract_features,
-                                 fit_linear_probe, label_fraction_indices,
-                                 split_groups)
+from mmmedssl.datasets import label_fraction_indices, split_groups
+from mmmedssl.downstream import (build_eval_model, extract_features,
+                                 fit_linear_probe, load_labelled_split,
+                                 probe_train_indices)
+from mmmedssl.evaluation import classification_metrics, multilabel_auc
 from mmmedssl.registry import HOOKS
-from ..conftest import REPO_ROOT, python_tool
-
-TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'linear_probe.py')
+from ..conftest import python_tool
 
 
 # ----------------------------------------------------------------------
@@ -241,15 +241,8 @@ def test_split_groups_partitions_and_images_without_groups():
 
 
 # ----------------------------------------------------------------------
-# The tool
+# The workflow and the tool
 # ----------------------------------------------------------------------
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('linear_probe_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class _StartOfTraining(Exception):
     pass
 
@@ -269,10 +262,9 @@ class _ProbeInitSnapshotHook(Hook):
 
 def test_random_init_is_the_start_of_training_and_features_match(
         tmp_path, tiny_config):
-    tool = _load_tool()
     cfg = Config.fromfile(tiny_config)
     sanitize_dataloaders(cfg)
-    model = tool.build_model(cfg, None, str(tmp_path / 'probe'))
+    model = build_eval_model(cfg, None, str(tmp_path / 'probe'))
 
     train_cfg = Config.fromfile(tiny_config)
     train_cfg.work_dir = str(tmp_path / 'train')
@@ -289,7 +281,11 @@ def test_random_init_is_the_start_of_training_and_features_match(
     # extract_features = the pooled features of 'predict' mode.
     loader = Runner.build_dataloader(cfg.test_dataloader)
     model.train()
-    feats, labels = extract_features(model, loader)
+    feats, labels, sample_ids = extract_features(model, loader)
+    assert sample_ids == [
+        loader.dataset.get_data_info(i)['img_path']
+        for i in range(len(loader.dataset))
+    ]
     assert model.training  # restored; the features came from eval mode
     model.eval()
     samples = model.test_step(next(iter(loader)))
@@ -302,13 +298,16 @@ def test_random_init_is_the_start_of_training_and_features_match(
     ]
 
 
-def test_tool_needs_a_split_key(tmp_path):
-    tool = _load_tool()
+def test_probe_needs_a_split_key_and_labels(tmp_path):
     path = tmp_path / 'nosplit.py'
     path.write_text("test_dataloader = dict(dataset=dict(type='X', "
                     "label_key='label'))\n")
-    with pytest.raises(SystemExit, match='no `split` key'):
-        tool.build_split(Config.fromfile(str(path)), 'train', '--train-split')
+    with pytest.raises(ValueError, match='no `split` key'):
+        load_labelled_split(Config.fromfile(str(path)), 'train')
+    path.write_text("test_dataloader = dict(dataset=dict(type='X', "
+                    "split='train'))\n")
+    with pytest.raises(ValueError, match='the data has no labels'):
+        load_labelled_split(Config.fromfile(str(path)), 'train')
 
 
 def _split_counts(data_root, split_file=None):
@@ -337,31 +336,46 @@ def test_tool_splits_from_a_split_file_with_a_label_fraction(
             if split == 'val' and val_lesions.index(r['lesion_id']) % 2:
                 split = 'test'
             writer.writerow([r['image'], split])
-    tool = _load_tool()
     cfg = Config.fromfile(tiny_config)
     cfg.test_dataloader.dataset.split_file = split_file
-
-    def splits(*options):
-        args = tool.parse_args([tiny_config, 'ckpt.pth', *options])
-        return tool.prepare_splits(cfg, args)
+    sanitize_dataloaders(cfg)
 
     counts = _split_counts(tiny_demo_data, split_file)
-    parts = splits('--label-fraction', '0.5', '--seed', '1')
-    assert [len(parts[k]['dataset']) for k in ('train', 'val', 'test')] == [
-        counts['train'] // 2, counts['val'], counts['test']]
+    parts = {name: load_labelled_split(cfg, name)
+             for name in ('train', 'val', 'test')}
+    assert [len(parts[k].dataset) for k in ('train', 'val', 'test')] == [
+        counts['train'], counts['val'], counts['test']]
     train = parts['train']
-    assert [train['labels'].count(c) for c in range(4)] == [4] * 4
-    assert train['labels'] == [
-        train['dataset'].get_data_info(i)['gt_label']
-        for i in range(len(train['dataset']))
+    assert train.labels == [
+        train.dataset.get_data_info(i)['gt_label']
+        for i in range(len(train.dataset))
     ]
+    rows, held_out = probe_train_indices(train, 0.5, seed=1)
+    assert held_out is None and len(rows) == counts['train'] // 2
+    assert [[train.labels[i] for i in rows].count(c)
+            for c in range(4)] == [4] * 4
+    # Whole lesions: a kept lesion keeps all its images.
+    kept = {train.groups[i] for i in rows}
+    assert sorted(rows) == [i for i, g in enumerate(train.groups)
+                            if g in kept]
     # The same seed draws the same lesions, another seed (here) others.
-    again = splits('--label-fraction', '0.5', '--seed', '1')['train']
-    assert again['groups'] == train['groups']
-    other = splits('--label-fraction', '0.5', '--seed', '2')['train']
-    assert set(other['groups']) != set(train['groups'])
-    with pytest.raises(SystemExit, match='--test-split nope'):
-        splits('--test-split', 'nope')
+    assert probe_train_indices(train, 0.5, seed=1)[0] == rows
+    other = probe_train_indices(train, 0.5, seed=2)[0]
+    assert {train.groups[i] for i in other} != kept
+    # A held-out val part is drawn before the label fraction: it does not
+    # change with it, and never shares a lesion with the train rows.
+    full, val = probe_train_indices(train, 1.0, seed=1, val_fraction=0.25)
+    half, val_again = probe_train_indices(train, 0.5, seed=1,
+                                          val_fraction=0.25)
+    assert val == val_again and set(half) < set(full)
+    assert not {train.groups[i] for i in val} & {train.groups[i]
+                                                 for i in full}
+    with pytest.raises(ValueError, match="split 'nope'"):
+        load_labelled_split(cfg, 'nope')
+    proc = python_tool('tools/analysis_tools/linear_probe.py', tiny_config,
+                       str(tmp_path / 'missing.pth'), check=False)
+    assert proc.returncode != 0 and 'missing.pth does not exist' in \
+        proc.stdout
 
 
 def test_tool_end_to_end_on_the_tiny_demo_set(tmp_path, tiny_config,
@@ -412,7 +426,6 @@ def test_macro_f1_by_hand():
 
 
 def test_multilabel_auc_against_pairwise_reference():
-    from mmmedssl.evaluation.linear_probe import multilabel_auc
     gen = torch.Generator().manual_seed(3)
     scores = torch.randint(0, 5, (40, 4), generator=gen).float()
     targets = torch.rand(40, 4, generator=gen) < 0.3
@@ -426,3 +439,21 @@ def test_multilabel_auc_against_pairwise_reference():
                                             3)
     with pytest.raises(ValueError, match=r'\(N, L\)'):
         multilabel_auc(scores, targets[:, :3])
+
+
+def test_features_of_unlabelled_data_carry_sample_ids(tmp_path, tiny_config):
+    cfg = Config.fromfile(tiny_config)
+    sanitize_dataloaders(cfg)
+    cfg.test_dataloader.dataset.label_key = None
+    model = build_eval_model(cfg, None, str(tmp_path / 'probe'))
+    loader = Runner.build_dataloader(cfg.test_dataloader)
+    feats, labels, ids = extract_features(model, loader,
+                                          require_labels=False)
+    dataset = loader.dataset
+    assert labels is None and feats.shape == (len(dataset), 64)
+    assert ids == [dataset.get_data_info(i)['img_path']
+                   for i in range(len(dataset))]
+    # The label-needing evaluations say what is missing.
+    with pytest.raises(KeyError, match=f'{len(dataset)} of {len(dataset)} '
+                       'samples have no label'):
+        extract_features(model, loader)

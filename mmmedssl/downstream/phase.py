@@ -8,9 +8,15 @@ import random
 from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
 
-from mmmedssl.registry import MODELS
-from .metrics.phase_metrics import relaxed_phase_scores, summarize_phase_scores
+from mmmedssl.datasets import draw_groups
+from mmmedssl.evaluation.metrics.phase_metrics import (relaxed_phase_scores,
+                                                       summarize_phase_scores)
+from mmmedssl.registry import DATASETS, MODELS
+from .features import extract_features
 
 
 class VideoFeatures(NamedTuple):
@@ -118,3 +124,70 @@ def fit_phase_tcn(train: Sequence[VideoFeatures],
             best_state = copy.deepcopy(head.state_dict())
     head.load_state_dict(best_state)
     return head.eval(), history
+
+
+def phase_split_loaders(cfg: Config, fps: float, label_fraction: float = 1.,
+                        seed: int = 0) -> Dict[str, tuple]:
+    """split -> ``(dataloader, dataset)`` for train, val and test of the
+    ``SurgicalVideoFrames`` in ``cfg.test_dataloader``, labelled, at
+    ``fps``; the train split keeps ``label_fraction`` of its videos (whole
+    videos, drawn with ``seed``, the same for every backbone)."""
+    loader_cfg = cfg.get('test_dataloader') or {}
+    dataset_cfg = loader_cfg.get('dataset') or {}
+    if dataset_cfg.get('type') != 'SurgicalVideoFrames':
+        raise ValueError(
+            f'{cfg.filename}: test_dataloader.dataset must be '
+            f"SurgicalVideoFrames, got {dataset_cfg.get('type')!r}.")
+    out = {}
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope') or 'mmmedssl'):
+        for split in ('train', 'val', 'test'):
+            dataset = DATASETS.build(
+                dict(copy.deepcopy(dataset_cfg), split=split, fps=fps,
+                     with_label=True))
+            if split == 'train' and label_fraction < 1:
+                kept = set(draw_groups(dataset.videos, label_fraction, seed))
+                indices = [
+                    i for i in range(len(dataset))
+                    if dataset.get_data_info(i)['video_id'] in kept
+                ]
+                dataset = dataset.get_subset(indices)
+                dataset.videos = sorted(kept)
+            out[split] = (Runner.build_dataloader(
+                dict(copy.deepcopy(loader_cfg), dataset=dataset)), dataset)
+    return out
+
+
+def video_features(model, loader, dataset) -> List[VideoFeatures]:
+    """Per-video feature sequences of a labelled surgical frame loader."""
+    feats, labels, _ = extract_features(model, loader)
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    return group_by_video(feats, labels.tolist(),
+                          [info['video_id'] for info in infos],
+                          [info['frame_index'] for info in infos])
+
+
+def evaluate_phase_backbone(model, loaders: Dict[str, tuple], num_classes: int,
+                            fps: float, protocol: str, epochs: int = 100,
+                            lr: float = 5e-4, seed: int = 0,
+                            official: bool = True,
+                            relax_seconds: float = 10.) -> dict:
+    """Phase recognition with a frozen backbone: per-video features of each
+    split, a causal TCN fitted on train and selected on val, test metrics
+    (overall, and per phase under ``test_per_phase``)."""
+    videos = {
+        split: video_features(model, loader, dataset)
+        for split, (loader, dataset) in loaders.items()
+    }
+    head, history = fit_phase_tcn(
+        videos['train'], videos['val'], num_classes, fps, protocol,
+        epochs=epochs, lr=lr, seed=seed, relax_seconds=relax_seconds)
+    best = max(history, key=lambda h: h['accuracy'])
+    test = evaluate_phase_model(head, videos['test'], fps, protocol,
+                                official=official,
+                                relax_seconds=relax_seconds)
+    return dict(
+        test={k: v for k, v in test.items() if not k.endswith('_per_phase')},
+        test_per_phase={k: v for k, v in test.items()
+                        if k.endswith('_per_phase')},
+        best_epoch=best['epoch'], val_history=history)

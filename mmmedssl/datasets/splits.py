@@ -1,0 +1,135 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+"""Subsets drawn by group (lesion, patient, video): held-out splits and
+low-label fractions that never put one source on both sides."""
+import random
+from collections import defaultdict
+from typing import Hashable, List, Optional, Sequence, Tuple
+
+import torch
+
+
+def split_groups(labels: Sequence[int],
+                 groups: Optional[Sequence[Hashable]],
+                 fraction: float,
+                 seed: int = 0) -> Tuple[List[int], List[int]]:
+    """Split sample indices by group: about ``fraction`` of the groups of
+    each class go to the first part, the rest to the second.
+
+    Whole groups (lesions, patients) stay together, so images of one source
+    never end up on both sides. Groups are drawn per class (a group's class
+    is its most frequent label), so rare classes keep at least one group
+    and, when ``fraction < 1`` and a class has two or more groups, leave at
+    least one to the second part. With ``groups=None`` every sample is its
+    own group. The draw depends only on ``seed`` and the set of (group,
+    label) pairs, not on the order of the samples.
+
+    Multi-label samples (each label a list or tuple of positive class
+    indices, possibly empty, as ChestX-ray14's ``gt_label``; or ``labels`` a
+    2-D ``(N, L)`` 0/1 tensor) cannot be stratified by one class: about
+    ``fraction`` of all the groups (at least one) go to the first part,
+    drawn with ``seed``, and then, for each class that some group has but no
+    kept group has, the first such group of the draw is added, so that the
+    first part sees every finding present (a few groups more than
+    ``fraction`` at very low fractions).
+
+    Returns:
+        tuple: ``(kept, rest)``, sorted lists of sample indices.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f'fraction must be in (0, 1], got {fraction}.')
+    if isinstance(labels, torch.Tensor) and labels.dim() == 2:
+        labels = [row.nonzero().reshape(-1).tolist() for row in labels]
+    if any(isinstance(y, (list, tuple)) for y in labels):
+        return _split_groups_multilabel(labels, groups, fraction, seed)
+    labels = [int(y) for y in labels]
+    if groups is None:
+        groups = list(range(len(labels)))
+    elif len(groups) != len(labels):
+        raise ValueError(f'{len(groups)} group ids for {len(labels)} '
+                         'labels.')
+    members = defaultdict(list)
+    for index, group in enumerate(groups):
+        members[group].append(index)
+    by_class = defaultdict(list)
+    for group, indices in members.items():
+        votes = defaultdict(int)
+        for index in indices:
+            votes[labels[index]] += 1
+        label = max(sorted(votes), key=lambda c: votes[c])
+        by_class[label].append(group)
+
+    rng = random.Random(seed)
+    kept = []
+    for label in sorted(by_class):
+        # Sorting by str makes the draw independent of the input order.
+        class_groups = sorted(by_class[label], key=str)
+        rng.shuffle(class_groups)
+        n = max(1, round(fraction * len(class_groups)))
+        if fraction < 1 and n == len(class_groups) > 1:
+            n -= 1  # leave the second part a group of this class too
+        for group in class_groups[:n]:
+            kept.extend(members[group])
+    kept_set = set(kept)
+    rest = [i for i in range(len(labels)) if i not in kept_set]
+    return sorted(kept), rest
+
+
+def _split_groups_multilabel(labels, groups, fraction: float,
+                             seed: int) -> Tuple[List[int], List[int]]:
+    labels = [[int(c) for c in y] if isinstance(y, (list, tuple)) else
+              [int(y)] for y in labels]
+    if groups is None:
+        groups = list(range(len(labels)))
+    elif len(groups) != len(labels):
+        raise ValueError(f'{len(groups)} group ids for {len(labels)} '
+                         'labels.')
+    members = defaultdict(list)
+    findings = defaultdict(set)
+    for index, group in enumerate(groups):
+        members[group].append(index)
+        findings[group].update(labels[index])
+    # Sorting by str makes the draw independent of the input order.
+    order = sorted(members, key=str)
+    random.Random(seed).shuffle(order)
+    n = max(1, round(fraction * len(order)))
+    if fraction < 1 and n == len(order) > 1:
+        n -= 1
+    chosen = order[:n]
+    covered = set().union(*(findings[g] for g in chosen))
+    for label in sorted(set().union(*findings.values()) - covered):
+        if label in covered:
+            continue
+        group = next(g for g in order[n:] if label in findings[g])
+        chosen.append(group)
+        covered |= findings[group]
+    kept = sorted(i for g in chosen for i in members[g])
+    kept_set = set(kept)
+    rest = [i for i in range(len(labels)) if i not in kept_set]
+    return kept, rest
+
+
+def label_fraction_indices(labels: Sequence[int],
+                           groups: Optional[Sequence[Hashable]],
+                           fraction: float,
+                           seed: int = 0) -> List[int]:
+    """Indices of the samples kept for a low-label experiment: the samples
+    of about ``fraction`` of the groups of each class (at least one group per
+    class), drawn with ``seed``; for multi-label samples, about ``fraction``
+    of all groups, then enough for every finding to be kept. See
+    :func:`split_groups`."""
+    if fraction == 1:
+        return list(range(len(labels)))
+    return split_groups(labels, groups, fraction, seed)[0]
+
+
+def draw_groups(groups: Sequence[Hashable], fraction: float,
+                seed: int = 0) -> List[Hashable]:
+    """``round(fraction * len(groups))`` whole groups (at least one), sorted,
+    drawn with ``seed``; all of them when ``fraction >= 1``. For groups
+    without a single class, such as surgical videos."""
+    if not 0 < fraction:
+        raise ValueError(f'fraction must be in (0, 1], got {fraction}.')
+    if fraction >= 1:
+        return list(groups)
+    count = max(1, round(fraction * len(groups)))
+    return sorted(random.Random(seed).sample(list(groups), count))

@@ -3,7 +3,7 @@
 low-label fractions that never put one source on both sides."""
 import random
 from collections import defaultdict
-from typing import Hashable, List, Optional, Sequence, Tuple
+from typing import Dict, Hashable, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -42,14 +42,7 @@ def split_groups(labels: Sequence[int],
     if any(isinstance(y, (list, tuple)) for y in labels):
         return _split_groups_multilabel(labels, groups, fraction, seed)
     labels = [int(y) for y in labels]
-    if groups is None:
-        groups = list(range(len(labels)))
-    elif len(groups) != len(labels):
-        raise ValueError(f'{len(groups)} group ids for {len(labels)} '
-                         'labels.')
-    members = defaultdict(list)
-    for index, group in enumerate(groups):
-        members[group].append(index)
+    members = _group_members(groups, len(labels))
     by_class = defaultdict(list)
     for group, indices in members.items():
         votes = defaultdict(int)
@@ -74,20 +67,28 @@ def split_groups(labels: Sequence[int],
     return sorted(kept), rest
 
 
+def _group_members(groups: Optional[Sequence[Hashable]],
+                   num_samples: int) -> Dict[Hashable, List[int]]:
+    """group -> its sample indices, in order of first appearance; every
+    sample its own group when ``groups`` is None."""
+    if groups is None:
+        groups = list(range(num_samples))
+    elif len(groups) != num_samples:
+        raise ValueError(f'{len(groups)} group ids for {num_samples} '
+                         'labels.')
+    members = defaultdict(list)
+    for index, group in enumerate(groups):
+        members[group].append(index)
+    return members
+
+
 def _split_groups_multilabel(labels, groups, fraction: float,
                              seed: int) -> Tuple[List[int], List[int]]:
     labels = [[int(c) for c in y] if isinstance(y, (list, tuple)) else
               [int(y)] for y in labels]
-    if groups is None:
-        groups = list(range(len(labels)))
-    elif len(groups) != len(labels):
-        raise ValueError(f'{len(groups)} group ids for {len(labels)} '
-                         'labels.')
-    members = defaultdict(list)
-    findings = defaultdict(set)
-    for index, group in enumerate(groups):
-        members[group].append(index)
-        findings[group].update(labels[index])
+    members = _group_members(groups, len(labels))
+    findings = {group: set().union(*(labels[i] for i in indices))
+                for group, indices in members.items()}
     # Sorting by str makes the draw independent of the input order.
     order = sorted(members, key=str)
     random.Random(seed).shuffle(order)

@@ -3,7 +3,8 @@
 ``tools/analysis_tools/{knn_eval,linear_probe,phase_recognition}.py`` and
 ``tools/benchmarks/{run_benchmark,colour_cue}.py``."""
 from .checkpoint import resolve_checkpoint
-from .evaluation_model import build_eval_model, load_tool_config, reset_loggers
+from .evaluation_model import (build_eval_model, load_tool_config,
+                               load_tool_config_from_args, reset_loggers)
 from .features import Features, extract_features
 from .finetune import best_checkpoint, downstream_config, train_and_test
 from .knn import evaluate_knn
@@ -24,7 +25,8 @@ __all__ = [
     'evaluate_knn', 'evaluate_phase_backbone', 'evaluate_phase_model',
     'extract_features', 'extract_split_features', 'fit_linear_probe',
     'fit_phase_tcn', 'format_table', 'group_by_video', 'json_safe',
-    'load_labelled_split', 'load_tool_config', 'phase_split_loaders',
+    'load_labelled_split', 'load_tool_config', 'load_tool_config_from_args',
+    'phase_split_loaders',
     'probe_backbone_over_seeds', 'probe_task', 'probe_train_indices',
     'read_json', 'reset_loggers', 'resolve_checkpoint', 'run_probe',
     'train_and_test', 'video_features', 'write_json'

@@ -68,3 +68,14 @@ def reset_loggers() -> None:
     """Each Runner adds log handlers; close them before the next one."""
     logging.shutdown()
     MMLogger._instance_dict.clear()
+
+
+def load_tool_config_from_args(args, tool: str):
+    """:func:`load_tool_config` for a command line whose ``args`` have
+    ``config``, ``checkpoint``, ``cfg_options`` and ``work_dir``; a missing
+    file ends the program with its message (exit status 1)."""
+    try:
+        return load_tool_config(args.config, args.checkpoint,
+                                args.cfg_options, args.work_dir, tool)
+    except FileNotFoundError as err:
+        raise SystemExit(str(err)) from None

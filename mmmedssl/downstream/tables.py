@@ -36,7 +36,8 @@ def format_table(rows: Iterable[Tuple[str, dict]],
 
 
 def _cell(value, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if value is None or (isinstance(value, float)
+                         and not math.isfinite(value)):
         return 'n/a'
     return fmt.format(value)
 

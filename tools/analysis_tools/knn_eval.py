@@ -15,8 +15,8 @@ import sys
 import mmmedssl  # noqa: F401
 from mmengine.config import DictAction
 
-from mmmedssl.downstream import (evaluate_knn, format_table, load_tool_config,
-                                 write_json)
+from mmmedssl.downstream import (evaluate_knn, format_table,
+                                 load_tool_config_from_args, write_json)
 
 
 def parse_args(argv=None):
@@ -34,12 +34,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        cfg, checkpoint, work_dir = load_tool_config(
-            args.config, args.checkpoint, args.cfg_options, args.work_dir,
-            'knn_eval')
-    except FileNotFoundError as err:
-        raise SystemExit(str(err)) from None
+    cfg, checkpoint, work_dir = load_tool_config_from_args(args, 'knn_eval')
     random_init = evaluate_knn(cfg, None, work_dir)
     pretrained = evaluate_knn(cfg, checkpoint, work_dir)
     print(f'\nkNN accuracy on the test split of {args.config}\n'

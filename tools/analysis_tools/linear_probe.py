@@ -30,7 +30,7 @@ from mmengine.config import DictAction
 from mmmedssl.downstream import (DEFAULT_WEIGHT_DECAYS, build_eval_model,
                                  build_split_loaders, extract_split_features,
                                  format_table, load_labelled_split,
-                                 load_tool_config, probe_task,
+                                 load_tool_config_from_args, probe_task,
                                  probe_train_indices, run_probe, write_json)
 
 
@@ -124,12 +124,8 @@ def print_per_label(results, classes, num_classes) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        cfg, checkpoint, work_dir = load_tool_config(
-            args.config, args.checkpoint, args.cfg_options, args.work_dir,
-            'linear_probe')
-    except FileNotFoundError as err:
-        raise SystemExit(str(err)) from None
+    cfg, checkpoint, work_dir = load_tool_config_from_args(
+        args, 'linear_probe')
     splits = load_splits(cfg, args)
     held_out = 'val' not in splits
     train_idx, val_idx = probe_train_indices(

@@ -21,15 +21,16 @@ import mmmedssl  # noqa: F401
 from mmengine.config import DictAction
 
 from mmmedssl.downstream import (build_eval_model, evaluate_phase_backbone,
-                                 format_table, load_tool_config,
+                                 format_table, load_tool_config_from_args,
                                  phase_split_loaders, write_json)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('checkpoint',
-                        help='checkpoint file, last_checkpoint pointer or work dir')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint file, last_checkpoint pointer or work dir')
     parser.add_argument('--fps', type=float, default=1.0,
                         help='frames per second of the feature sequences')
     parser.add_argument('--epochs', type=int, default=100)
@@ -60,10 +61,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    cfg, checkpoint, work_dir = load_tool_config_from_args(
+        args, 'phase_recognition')
     try:
-        cfg, checkpoint, work_dir = load_tool_config(
-            args.config, args.checkpoint, args.cfg_options, args.work_dir,
-            'phase_recognition')
         loaders = phase_split_loaders(cfg, args.fps, args.label_fraction,
                                       args.seed)
     except (FileNotFoundError, ValueError) as err:

@@ -13,9 +13,11 @@ colour each backbone keeps.
    (loaded into the config's backbone with prefix ``backbone.``): how far
    the pooled features of an image move when its hue is rotated by 90
    degrees or it is turned grey, relative to the distance between two
-   different images (``--num-images`` test images). 0: the backbone ignores the change (it has thrown away the
-   colour cue that part 1 measures); 1: the change moves an image as far as
-   replacing it with another image.
+   different images (``--num-images`` test images). 0: the backbone ignores
+   the change (it has thrown away the colour cue that part 1 measures); 1:
+   the change moves an image as far as replacing it with another image.
+
+The work is done by ``mmmedssl.downstream.colour``.
 """
 import argparse
 

@@ -64,3 +64,38 @@ def test_metafiles_list_every_config():
         for collection in meta['Collections']:
             assert osp.isfile(osp.join(REPO_ROOT, collection['README']))
     assert listed == set(CONFIGS)
+
+
+MODEL_BASES = osp.join(REPO_ROOT, 'configs', '_base_', 'models')
+
+
+@pytest.mark.parametrize('method', ['mocov2', 'gravis', 'distillingself',
+                                    'distillingself_teacher'])
+def test_resnet18_model_base_derives_from_the_resnet50_one(method):
+    """Bases are written at the paper's ResNet-50 and the ResNet-18 variant
+    overrides only the depth and the widths that follow from it."""
+    small = Config.fromfile(osp.join(MODEL_BASES, f'{method}_resnet18.py'))
+    paper = Config.fromfile(osp.join(MODEL_BASES, f'{method}_resnet50.py'))
+    with open(osp.join(MODEL_BASES, f'{method}_resnet18.py')) as f:
+        assert f"'./{method}_resnet50.py'" in f.read()
+    assert paper.model.backbone.depth == 50
+    assert small.model.backbone.depth == 18
+    assert small.model.neck.in_channels == 512
+    assert small.model.type == paper.model.type
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_student_base_embeds_the_teacher_base(depth):
+    """The stage-B base writes out the stage-A model as its teacher; the two
+    files must not drift apart."""
+    student = Config.fromfile(
+        osp.join(MODEL_BASES, f'distillingself_resnet{depth}.py'))
+    teacher = Config.fromfile(
+        osp.join(MODEL_BASES, f'distillingself_teacher_resnet{depth}.py'))
+    assert student.model.teacher.to_dict() == teacher.model.to_dict()
+
+
+def test_no_model_base_deletes_an_inherited_model():
+    for path in glob.glob(osp.join(MODEL_BASES, '*.py')):
+        with open(path) as f:
+            assert '_delete_' not in f.read(), path

@@ -2,7 +2,7 @@
 # frozen "public" backbone with BatchNorm re-estimated and a new MoCo v2
 # head. No ImageNet weights are reachable offline, so the public model is
 # MoCo v2 trained on the other shared data set (chest X-rays): run
-# configs/mocov2/mocov2_resnet18_1xb64-coslr-20e_chest-xray-64px.py first
+# configs/mocov2/mocov2_resnet18_1xb64-coslr-20e_kermany-cxr-64px.py first
 # (tools/benchmarks/run_benchmark.py does it in the chest X-ray study).
 _base_ = [
     '../_base_/models/distillingself_teacher_resnet18.py',
@@ -15,11 +15,11 @@ max_epochs = 5
 model = dict(
     queue_len=4096,
     # The "public generic" model: MoCo v2 trained on the chest X-rays
-    # (configs/mocov2/mocov2_resnet18_1xb64-coslr-20e_chest-xray-64px.py),
+    # (configs/mocov2/mocov2_resnet18_1xb64-coslr-20e_kermany-cxr-64px.py),
     # a different modality, as an ImageNet model is for surgery.
     backbone=dict(
         init_cfg=dict(
-            checkpoint='work_dirs/mocov2_resnet18_1xb64-coslr-20e_chest-xray-64px/epoch_20.pth',
+            checkpoint='work_dirs/mocov2_resnet18_1xb64-coslr-20e_kermany-cxr-64px/epoch_20.pth',
             converter='mmmedssl')))
 param_scheduler = [
     dict(

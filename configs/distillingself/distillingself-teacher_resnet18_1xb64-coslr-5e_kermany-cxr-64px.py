@@ -6,7 +6,7 @@
 # (tools/benchmarks/run_benchmark.py does it in the HAM10000 study).
 _base_ = [
     '../_base_/models/distillingself_teacher_resnet18.py',
-    '../_base_/datasets/chest_xray_mocov2_64px.py',
+    '../_base_/datasets/kermany_cxr_mocov2_64px.py',
     '../_base_/schedules/sgd_coslr_200e_distillingself.py',
     '../_base_/default_runtime.py',
 ]

@@ -1,10 +1,10 @@
 # DistillingSelf stage B on the Kermany chest X-rays at 64 px (CPU, about
 # 10 minutes): a fresh MoCo v2 ResNet-18 (same views as
-# configs/mocov2/mocov2_resnet18_1xb64-coslr-20e_chest-xray-64px.py)
+# configs/mocov2/mocov2_resnet18_1xb64-coslr-20e_kermany-cxr-64px.py)
 # distilled from the stage-A teacher; run the teacher config first.
 _base_ = [
     '../_base_/models/distillingself_resnet18.py',
-    '../_base_/datasets/chest_xray_mocov2_64px.py',
+    '../_base_/datasets/kermany_cxr_mocov2_64px.py',
     '../_base_/schedules/sgd_coslr_200e_distillingself.py',
     '../_base_/default_runtime.py',
 ]
@@ -14,7 +14,7 @@ model = dict(
     queue_len=2048,
     teacher=dict(queue_len=2048),
     teacher_checkpoint='work_dirs/distillingself-teacher_resnet18_1xb64-'
-    'coslr-5e_chest-xray-64px/epoch_5.pth')
+    'coslr-5e_kermany-cxr-64px/epoch_5.pth')
 param_scheduler = [
     dict(
         type='CosineAnnealingLR',

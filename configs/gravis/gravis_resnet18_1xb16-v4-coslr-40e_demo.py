@@ -1,16 +1,12 @@
 # GraVIS on the embedded demo set: ResNet-18 at 32x32, 4 views per image,
 # a few minutes on 2 CPU cores.
 _base_ = [
-    '../_base_/models/gravis_resnet50.py',
+    '../_base_/models/gravis_resnet18.py',
     '../_base_/datasets/demo_derm_gravis.py',
     '../_base_/default_runtime.py',
 ]
 
 max_epochs = 40
-model = dict(
-    backbone=dict(depth=18),
-    neck=dict(in_channels=512, hid_channels=512))
-
 # A short run from scratch needs a larger step than the released 1e-3.
 optim_wrapper = dict(
     type='OptimWrapper',

@@ -3,7 +3,7 @@
 # each view is drawn from any of the lesion's images (multi-image positives),
 # so the 6,977 train images make 5,229 sources.
 _base_ = [
-    '../_base_/models/gravis_resnet50.py',
+    '../_base_/models/gravis_resnet18.py',
     '../_base_/datasets/ham10000_gravis.py',
     '../_base_/default_runtime.py',
 ]
@@ -12,10 +12,6 @@ crop_size = 64
 num_views = 8
 cutout_size = crop_size // 7  # 9 px holes (32 px at 224 px)
 max_epochs = 2
-
-model = dict(
-    backbone=dict(depth=18),
-    neck=dict(in_channels=512, hid_channels=512))
 
 view_pipeline = [
     dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.2, 1.)),

@@ -3,8 +3,8 @@
 # 2 cores). A source is a patient: each view is drawn from any of the
 # patient's images, so the 4,707 train images make 2,372 sources.
 _base_ = [
-    '../_base_/models/gravis_resnet50.py',
-    '../_base_/datasets/chest_xray_knn.py',
+    '../_base_/models/gravis_resnet18.py',
+    '../_base_/datasets/kermany_cxr_knn.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -13,10 +13,6 @@ num_views = 8
 cutout_size = crop_size // 7  # 9 px holes (32 px at 224 px)
 max_epochs = 5
 norm_mean = [123.675, 116.28, 103.53]  # = the data preprocessor's
-
-model = dict(
-    backbone=dict(depth=18),
-    neck=dict(in_channels=512, hid_channels=512))
 
 # Grey images: hue, saturation and grayscale do nothing, so only brightness
 # and contrast jitter; no vertical flip.

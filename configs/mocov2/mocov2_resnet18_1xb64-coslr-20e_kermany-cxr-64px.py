@@ -5,7 +5,7 @@
 # configs in configs/benchmarks/classification.
 _base_ = [
     '../_base_/models/mocov2_resnet18.py',
-    '../_base_/datasets/chest_xray_mocov2_64px.py',
+    '../_base_/datasets/kermany_cxr_mocov2_64px.py',
     '../_base_/schedules/sgd_coslr_200e.py',
     '../_base_/default_runtime.py',
 ]

@@ -3,7 +3,7 @@
 # minutes on 2 cores), the chest X-ray config's model and schedule. kNN
 # monitoring on the val lesions; evaluate with the downstream configs in
 # configs/benchmarks.
-_base_ = ['./pcrl_resnet18-unet_1xb32-coslr-3e_chest-xray-64px.py']
+_base_ = ['./pcrl_resnet18-unet_1xb32-coslr-3e_kermany-cxr-64px.py']
 
 max_epochs = 2
 crop_size = 64

@@ -4,7 +4,7 @@
 # the val patients; evaluate with tools/analysis_tools/linear_probe.py.
 _base_ = [
     '../_base_/models/pcrl_resnet18_unet.py',
-    '../_base_/datasets/chest_xray_pcrl.py',
+    '../_base_/datasets/kermany_cxr_pcrl.py',
     '../_base_/default_runtime.py',
 ]
 

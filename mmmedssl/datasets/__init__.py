@@ -5,9 +5,11 @@ from .image_list import MedImageList
 from .isic2017 import ISIC2017
 from .surgical_video import SurgicalVideoFrames
 from .transforms import *  # noqa: F401,F403
+from .splits import draw_groups, label_fraction_indices, split_groups
 from .utils import seed_worker
 
 __all__ = [
     'ChestXray14', 'CropPairDataset', 'ISIC2017', 'MedImageList',
-    'SurgicalVideoFrames', 'seed_worker'
+    'SurgicalVideoFrames', 'draw_groups', 'label_fraction_indices',
+    'seed_worker', 'split_groups'
 ]

@@ -11,6 +11,8 @@ import numpy as np
 from mmpretrain.datasets import BaseDataset
 
 from mmmedssl.registry import DATASETS
+from .splits import label_fraction_indices
+from .utils import check_label_fraction, check_num_classes
 
 NIH_URL = 'https://nihcc.app.box.com/v/ChestXray-NIHCC'
 
@@ -138,6 +140,8 @@ class ChestXray14(BaseDataset):
             official layout fixes the folders.
     """
 
+    METAINFO = dict(classes=CHESTXRAY14_CLASSES)
+
     def __init__(self,
                  data_root: str,
                  split: str = 'train',
@@ -160,12 +164,8 @@ class ChestXray14(BaseDataset):
             raise ValueError('ChestXray14: data_root is required (the folder '
                              'holding Data_Entry_2017.csv, the split lists '
                              'and images/, e.g. data/ChestXray14).')
-        if not 0 < label_fraction <= 1:
-            raise ValueError('ChestXray14: label_fraction must be in (0, 1],'
-                             f' got {label_fraction!r}.')
-        if label_fraction < 1 and not with_label:
-            raise ValueError('ChestXray14: label_fraction < 1 draws labelled '
-                             'patients and needs with_label=True.')
+        check_label_fraction('ChestXray14', label_fraction, with_label,
+                             'with_label=True')
         self.label_fraction = label_fraction
         self.fraction_seed = fraction_seed
         self.split = split
@@ -176,20 +176,9 @@ class ChestXray14(BaseDataset):
         self.check_files = check_files
         self._csv_given = bool(ann_file)
 
-        metainfo = dict(kwargs.pop('metainfo', None) or {})
-        if 'classes' not in metainfo and kwargs.get('classes') is None:
-            metainfo['classes'] = CHESTXRAY14_CLASSES
         super().__init__(
-            ann_file=ann_file or '',
-            data_root=data_root,
-            metainfo=metainfo,
-            **kwargs)
-        if len(self.CLASSES) != len(CHESTXRAY14_CLASSES):
-            raise ValueError(
-                f'ChestXray14: {len(self.CLASSES)} classes given '
-                f'({list(self.CLASSES)}), expected '
-                f'{len(CHESTXRAY14_CLASSES)} in the order of '
-                f'{list(CHESTXRAY14_CLASSES)}.')
+            ann_file=ann_file or '', data_root=data_root, **kwargs)
+        check_num_classes('ChestXray14', self.CLASSES, CHESTXRAY14_CLASSES)
 
     # ------------------------------------------------------------------
     # Files
@@ -305,8 +294,6 @@ class ChestXray14(BaseDataset):
                 'or restrict the samples with image_list (check_files=False '
                 'skips this check for images/).')
         if self.label_fraction < 1 and data_list:
-            from mmmedssl.evaluation.linear_probe import \
-                label_fraction_indices
             kept = label_fraction_indices(
                 [info['gt_label'] for info in data_list],
                 [info['group_id'] for info in data_list],

@@ -8,6 +8,8 @@ from typing import Dict, List, Optional, Sequence, Union
 from mmpretrain.datasets import BaseDataset
 
 from mmmedssl.registry import DATASETS
+from .splits import label_fraction_indices
+from .utils import check_group_ids, check_label_fraction, is_int
 
 
 def _as_tuple(value: Union[None, str, Sequence[str]]) -> Optional[tuple]:
@@ -95,12 +97,9 @@ class MedImageList(BaseDataset):
                  fraction_seed: int = 0,
                  mask_key: Optional[str] = None,
                  **kwargs) -> None:
-        if not 0 < label_fraction <= 1:
-            raise ValueError(f'{type(self).__name__}: label_fraction must be '
-                             f'in (0, 1], got {label_fraction}.')
-        if label_fraction < 1 and label_key is None:
-            raise ValueError(f'{type(self).__name__}: label_fraction < 1 '
-                             'draws groups per class and needs label_key.')
+        check_label_fraction(
+            type(self).__name__, label_fraction, label_key is not None,
+            'label_key')
         self.label_fraction = label_fraction
         self.fraction_seed = fraction_seed
         if group_sources and group_key is None:
@@ -273,9 +272,14 @@ class MedImageList(BaseDataset):
                     f'{path}: {len(missing)} mask(s) listed in column '
                     f'{self.mask_key!r} do not exist, e.g. {missing[0]} '
                     f'(data_root={self.data_root!r}).')
+        if self.group_key is not None and (self.group_sources
+                                           or self.label_fraction < 1):
+            check_group_ids(
+                [d['group_id'] for d in data_list],
+                [r[self.img_key] for r in rows], path, self.group_key,
+                'with group_sources=True' if self.group_sources else
+                'with label_fraction < 1')
         if self.label_fraction < 1:
-            from mmmedssl.evaluation.linear_probe import \
-                label_fraction_indices
             kept = label_fraction_indices(
                 [d['gt_label'] for d in data_list],
                 [d['group_id'] for d in data_list]
@@ -294,11 +298,6 @@ class MedImageList(BaseDataset):
         raw_labels: Dict[str, list] = {}
         for info, row in zip(data_list, rows):
             group = info['group_id']
-            if not group.strip():
-                raise ValueError(
-                    f'{path}: empty {self.group_key!r} (group_key) for image '
-                    f'{row[self.img_key]!r}; with group_sources=True every '
-                    'image needs a group.')
             if group not in groups:
                 groups[group] = dict(img_paths=[], group_id=group)
                 if 'gt_label' in info:
@@ -326,7 +325,7 @@ class MedImageList(BaseDataset):
             return None
         values = [str(r[self.label_key]).strip() for r in rows]
         classes = self._metainfo.get('classes')
-        if classes is None and all(_is_int(v) for v in values):
+        if classes is None and all(is_int(v, signed=True) for v in values):
             return lambda v: int(str(v).strip())
         if classes is None:
             classes = tuple(sorted(set(values)))
@@ -337,7 +336,7 @@ class MedImageList(BaseDataset):
             value = str(value).strip()
             if value in index:
                 return index[value]
-            if _is_int(value) and 0 <= int(value) < len(classes):
+            if is_int(value) and int(value) < len(classes):
                 return int(value)
             raise ValueError(
                 f'{path}: label {value!r} (column {self.label_key!r}) is '
@@ -362,11 +361,3 @@ class MedImageList(BaseDataset):
             body.append(f'Number of groups ({self.group_key}): \t'
                         f'{len(groups)}')
         return body
-
-
-def _is_int(value: str) -> bool:
-    try:
-        int(value)
-    except (TypeError, ValueError):
-        return False
-    return True

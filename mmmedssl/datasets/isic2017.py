@@ -9,6 +9,9 @@ from typing import Dict, List, Optional
 from mmpretrain.datasets import BaseDataset
 
 from mmmedssl.registry import DATASETS
+from .splits import label_fraction_indices
+from .utils import (check_label_fraction, check_num_classes,
+                    with_default_classes)
 
 ISIC_URL = 'https://challenge.isic-archive.com/data/#2017'
 
@@ -19,6 +22,7 @@ _CSV_COLUMNS = ('image_id', 'melanoma', 'seborrheic_keratosis')
 
 MULTICLASS_CLASSES = ('nevus', 'melanoma', 'seborrheic_keratosis')
 MULTILABEL_CLASSES = ('melanoma', 'seborrheic_keratosis')
+_CLASSES = dict(multiclass=MULTICLASS_CLASSES, multilabel=MULTILABEL_CLASSES)
 
 
 @DATASETS.register_module()
@@ -71,12 +75,25 @@ class ISIC2017(BaseDataset):
             listed image must be in the split. None or ``''`` keeps the whole
             split. GraVIS' released ``isic_seg_train.txt`` (shipped as
             ``icsc_seg_train.txt``) lists the 2,000 training images.
+        label_fraction (float): Keep about this fraction of the images of
+            each class (at least one per class), drawn with
+            ``fraction_seed`` by ``label_fraction_indices``, after
+            ``ann_file``: low-label fine-tuning (1 %, 10 %). ISIC 2017 gives
+            no lesion ids, so each image is its own group. In
+            ``'multilabel'`` mode about this fraction of all images, plus
+            the first image of the draw for each finding none of them has.
+            The draw depends only on the seed and the split's images and
+            labels. Needs ``with_label``. Defaults to 1 (everything).
+        fraction_seed (int): Defaults to 0.
         **kwargs: ``pipeline``, ``classes`` (renames the classes; the number
             must match ``label_mode``), ``metainfo``, ``test_mode``,
             ``lazy_init``, ``indices``... as in mmpretrain's ``BaseDataset``.
             ``data_prefix`` is not used: the official layout fixes the
             folders.
     """
+
+    # The classes of the default label_mode ('multiclass').
+    METAINFO = dict(classes=MULTICLASS_CLASSES)
 
     def __init__(self,
                  data_root: str,
@@ -85,6 +102,8 @@ class ISIC2017(BaseDataset):
                  with_mask: bool = False,
                  label_mode: str = 'multiclass',
                  ann_file: Optional[str] = None,
+                 label_fraction: float = 1.0,
+                 fraction_seed: int = 0,
                  **kwargs) -> None:
         if split not in _SPLIT_TAGS:
             raise ValueError(f'ISIC2017: split must be one of '
@@ -96,26 +115,24 @@ class ISIC2017(BaseDataset):
             raise ValueError('ISIC2017: data_root is required (the folder '
                              'holding the unpacked ISIC-2017_* archives, '
                              'e.g. data/ISIC2017).')
+        check_label_fraction('ISIC2017', label_fraction, with_label,
+                             'with_label=True')
         self.split = split
         self.with_label = with_label
         self.with_mask = with_mask
         self.label_mode = label_mode
+        self.label_fraction = label_fraction
+        self.fraction_seed = fraction_seed
 
-        default_classes = (MULTICLASS_CLASSES if label_mode == 'multiclass'
-                           else MULTILABEL_CLASSES)
-        metainfo = dict(kwargs.pop('metainfo', None) or {})
-        if 'classes' not in metainfo and kwargs.get('classes') is None:
-            metainfo['classes'] = default_classes
+        default_classes = _CLASSES[label_mode]
+        if default_classes != self.METAINFO['classes']:
+            kwargs['metainfo'] = with_default_classes(
+                kwargs.get('metainfo'), kwargs.get('classes'),
+                default_classes)
         super().__init__(
-            ann_file=ann_file or '',
-            data_root=data_root,
-            metainfo=metainfo,
-            **kwargs)
-        if len(self.CLASSES) != len(default_classes):
-            raise ValueError(
-                f'ISIC2017(label_mode={label_mode!r}): {len(self.CLASSES)} '
-                f'classes given ({list(self.CLASSES)}), expected '
-                f'{len(default_classes)} like {list(default_classes)}.')
+            ann_file=ann_file or '', data_root=data_root, **kwargs)
+        check_num_classes(f'ISIC2017(label_mode={label_mode!r})',
+                          self.CLASSES, default_classes)
 
     # ------------------------------------------------------------------
     # The official names
@@ -188,6 +205,11 @@ class ISIC2017(BaseDataset):
                 info['gt_seg_map_path'] = mask_paths[k]
                 info['seg_map_path'] = mask_paths[k]
             data_list.append(info)
+        if self.label_fraction < 1:
+            kept = label_fraction_indices(
+                [info['gt_label'] for info in data_list], None,
+                self.label_fraction, self.fraction_seed)
+            data_list = [data_list[i] for i in kept]
         return data_list
 
     def _list_images(self) -> List[Dict]:
@@ -321,6 +343,9 @@ class ISIC2017(BaseDataset):
                 f'Split: \t{self.split} ({self._tag})']
         if self.ann_file:
             body.append(f'Image list: \t{self.ann_file}')
+        if self.label_fraction < 1:
+            body.append(f'Label fraction: \t{self.label_fraction} of the '
+                        f'images (fraction_seed={self.fraction_seed})')
         if self.with_label and self._fully_initialized:
             counts = Counter()
             for i in range(len(self)):

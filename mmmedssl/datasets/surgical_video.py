@@ -10,7 +10,6 @@ index in the original 25 fps video, so that a frame looks up its phase as
 import math
 import os
 import os.path as osp
-import re
 import warnings
 from collections import Counter
 from numbers import Integral
@@ -20,6 +19,9 @@ import numpy as np
 from mmpretrain.datasets import BaseDataset
 
 from mmmedssl.registry import DATASETS
+from .splits import draw_groups
+from .utils import (check_label_fraction, check_num_classes, is_int,
+                    with_default_classes)
 
 CHOLEC80_URL = 'http://camma.u-strasbg.fr/datasets'
 M2CAI16_URL = 'http://camma.u-strasbg.fr/m2cai2016/'
@@ -38,7 +40,6 @@ VideoList = Optional[Sequence[Union[int, str]]]
 
 _SPLITS = ('train', 'val', 'test', 'train_val', 'all')
 _FRAME_EXTS = ('.jpg', '.jpeg', '.png')
-_INT_RE = re.compile(r'[0-9]+')
 # Per protocol: phases, video name formats (train/val, test), default
 # numbers of train/val and test videos, default val videos, phase folder(s)
 # and phase file template.
@@ -67,11 +68,6 @@ _PROTOCOLS = {
         phase_file='{video}.txt',
         url=M2CAI16_URL),
 }
-
-
-def _is_int(token: str) -> bool:
-    """A non-negative integer written in ASCII digits."""
-    return _INT_RE.fullmatch(token) is not None
 
 
 def _content_lines(path: str, what: str):
@@ -119,7 +115,7 @@ def read_phase_annotation(path: str, classes: Sequence[str]) -> np.ndarray:
             first = False
             continue  # header
         first = False
-        if len(tokens) != 2 or not _is_int(tokens[0]):
+        if len(tokens) != 2 or not is_int(tokens[0]):
             raise ValueError(
                 f'{path}: line {lineno}: malformed line {" ".join(tokens)!r}'
                 '; expected "<frame index> <phase>" separated by a tab or '
@@ -127,7 +123,7 @@ def read_phase_annotation(path: str, classes: Sequence[str]) -> np.ndarray:
         frame, phase = int(tokens[0]), tokens[1]
         if phase in index:
             label = index[phase]
-        elif _is_int(phase) and 0 <= int(phase) < len(classes):
+        elif is_int(phase) and 0 <= int(phase) < len(classes):
             label = int(phase)
         else:
             raise ValueError(
@@ -185,7 +181,7 @@ def read_tool_annotation(
                     f'the expected tool columns {expected}.')
             continue
         values = tokens[1:]
-        if (len(tokens) != len(expected) or not _is_int(tokens[0])
+        if (len(tokens) != len(expected) or not is_int(tokens[0])
                 or any(v not in ('0', '1') for v in values)):
             raise ValueError(
                 f'{path}: line {lineno}: malformed row {" ".join(tokens)!r}'
@@ -377,6 +373,16 @@ class SurgicalVideoFrames(BaseDataset):
         skip_missing_videos (bool): A video of the split without a frame
             folder (or with no frame in it) is an error listing all such
             videos; True warns and skips them. Defaults to False.
+        label_fraction (float): Keep the frames of about this fraction of
+            the split's videos (``round(label_fraction * #videos)``, at
+            least one; whole videos, so no video is split), drawn with
+            ``fraction_seed`` by ``draw_groups(videos, label_fraction,
+            fraction_seed)``: low-label phase recognition. The kept videos
+            replace ``videos``, in list order. The draw depends only on the
+            seed and the split's videos (missing ones included), not on the
+            frames on disk. Needs ``with_label``. Defaults to 1 (every
+            video).
+        fraction_seed (int): Defaults to 0.
         **kwargs: ``pipeline``, ``classes`` (renames the phases; the number
             must match), ``metainfo``, ``test_mode``, ``lazy_init``,
             ``indices``... as in mmpretrain's ``BaseDataset``.
@@ -386,6 +392,9 @@ class SurgicalVideoFrames(BaseDataset):
     annotation (or is not listed in it) are dropped, with one warning per
     video giving their number.
     """
+
+    # The phases of the default protocol ('cholec80').
+    METAINFO = dict(classes=CHOLEC80_PHASES)
 
     def __init__(self,
                  data_root: str,
@@ -404,6 +413,8 @@ class SurgicalVideoFrames(BaseDataset):
                  val_videos: VideoList = None,
                  num_val_videos: Optional[int] = None,
                  skip_missing_videos: bool = False,
+                 label_fraction: float = 1.0,
+                 fraction_seed: int = 0,
                  **kwargs) -> None:
         if protocol not in _PROTOCOLS:
             raise ValueError(f'SurgicalVideoFrames: protocol must be one of '
@@ -421,6 +432,8 @@ class SurgicalVideoFrames(BaseDataset):
                 raise ValueError(
                     f'SurgicalVideoFrames: {name} must contain "{{video}}", '
                     f'got {template!r}.')
+        check_label_fraction('SurgicalVideoFrames', label_fraction,
+                             with_label, 'with_label=True')
         spec = _PROTOCOLS[protocol]
         self.protocol = protocol
         self.split = split
@@ -446,19 +459,21 @@ class SurgicalVideoFrames(BaseDataset):
                 f'SurgicalVideoFrames(protocol={protocol!r}): split '
                 f'{split!r} has no video (check train_val_videos, '
                 'val_videos and num_val_videos).')
+        self.label_fraction = label_fraction
+        self.fraction_seed = fraction_seed
+        if label_fraction < 1:
+            kept = set(draw_groups(self.videos, label_fraction,
+                                   fraction_seed))
+            self.videos = [v for v in self.videos if v in kept]
         self.missing_videos: List[str] = []
 
-        metainfo = dict(kwargs.pop('metainfo', None) or {})
-        if 'classes' not in metainfo and kwargs.get('classes') is None:
-            metainfo['classes'] = spec['classes']
-        super().__init__(
-            ann_file='', data_root=data_root, metainfo=metainfo, **kwargs)
-        if len(self.CLASSES) != len(spec['classes']):
-            raise ValueError(
-                f'SurgicalVideoFrames(protocol={protocol!r}): '
-                f'{len(self.CLASSES)} classes given ({list(self.CLASSES)}), '
-                f'expected {len(spec["classes"])} in the order of '
-                f'{list(spec["classes"])}.')
+        if spec['classes'] != self.METAINFO['classes']:
+            kwargs['metainfo'] = with_default_classes(
+                kwargs.get('metainfo'), kwargs.get('classes'),
+                spec['classes'])
+        super().__init__(ann_file='', data_root=data_root, **kwargs)
+        check_num_classes(f'SurgicalVideoFrames(protocol={protocol!r})',
+                          self.CLASSES, spec['classes'])
 
     def _frame_step(self) -> Optional[int]:
         """Keep frame indices that are multiples of this (None: all)."""
@@ -494,7 +509,7 @@ class SurgicalVideoFrames(BaseDataset):
             if (entry.name.startswith('.') or ext.lower() not in _FRAME_EXTS
                     or not entry.is_file()):
                 continue  # markers, hidden files, sub-folders
-            if not _is_int(stem):
+            if not is_int(stem):
                 raise ValueError(
                     f'SurgicalVideoFrames: {entry.path}: frame files must be '
                     'named by their frame index in the original video '

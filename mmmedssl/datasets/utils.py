@@ -1,5 +1,7 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 import random
+import re
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -28,3 +30,67 @@ def seed_worker(worker_id: int, rank: int = None) -> None:
     np.random.seed(int(seed32))
     random.seed(int(seed64))
     torch.manual_seed(int(seed32) * 2**32 + int(seed64))
+
+
+_INT_RE = re.compile(r'[0-9]+')
+_SIGNED_INT_RE = re.compile(r'[-+]?[0-9]+')
+
+
+def is_int(value, signed: bool = False) -> bool:
+    """Whether ``value`` is a string holding an integer in ASCII digits, as a
+    class, frame or video index in an annotation file (``'7'``, ``'07'``);
+    with ``signed`` a leading ``-`` or ``+`` is allowed too. Surrounding
+    white space is not: strip the cell first."""
+    pattern = _SIGNED_INT_RE if signed else _INT_RE
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def check_label_fraction(dataset: str, label_fraction: float, labelled: bool,
+                         needs: str) -> None:
+    """Validate the ``label_fraction`` argument every dataset with groups
+    shares: in (0, 1], and below 1 only for labelled data, since the draw
+    keeps the labels of part of the groups. ``needs`` names the argument
+    that makes ``dataset`` labelled (``'label_key'``,
+    ``'with_label=True'``)."""
+    if not 0 < label_fraction <= 1:
+        raise ValueError(f'{dataset}: label_fraction must be in (0, 1], '
+                         f'got {label_fraction!r}.')
+    if label_fraction < 1 and not labelled:
+        raise ValueError(f'{dataset}: label_fraction < 1 keeps the labels '
+                         f'of part of the groups and needs {needs}.')
+
+
+def check_group_ids(group_ids: Sequence[str], images: Sequence[str],
+                    source: str, group_key: str, why: str) -> None:
+    """Raise when an image has an empty group id: it would silently form a
+    group with every other image that lacks one. ``why`` says what the
+    groups are used for, for the message."""
+    for group, image in zip(group_ids, images):
+        if not str(group).strip():
+            raise ValueError(
+                f'{source}: empty {group_key!r} (group_key) for image '
+                f'{image!r}; {why} every image needs a group.')
+
+
+def check_num_classes(dataset: str, classes: Optional[Sequence[str]],
+                      expected: Sequence[str]) -> None:
+    """``classes`` (given through ``classes=`` or ``metainfo``) may rename
+    the dataset's classes but must keep their number, which the annotation
+    files fix."""
+    if classes is None or len(classes) != len(expected):
+        given = 'no' if classes is None else len(classes)
+        raise ValueError(
+            f'{dataset}: {given} classes given '
+            f'({list(classes or [])}), expected {len(expected)} in the '
+            f'order of {list(expected)}.')
+
+
+def with_default_classes(metainfo, classes, default: Sequence[str]) -> dict:
+    """``metainfo`` with ``classes=default`` unless the caller named classes
+    (``classes=`` or ``metainfo['classes']``). For defaults that depend on an
+    argument (ISIC 2017's ``label_mode``, the surgical ``protocol``), which a
+    class-level ``METAINFO`` cannot hold."""
+    metainfo = dict(metainfo or {})
+    if classes is None and 'classes' not in metainfo:
+        metainfo['classes'] = tuple(default)
+    return metainfo

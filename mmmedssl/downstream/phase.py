@@ -12,7 +12,6 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from mmmedssl.datasets import draw_groups
 from mmmedssl.evaluation.metrics.phase_metrics import (relaxed_phase_scores,
                                                        summarize_phase_scores)
 from mmmedssl.registry import DATASETS, MODELS
@@ -142,17 +141,12 @@ def phase_split_loaders(cfg: Config, fps: float, label_fraction: float = 1.,
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope') or 'mmmedssl'):
         for split in ('train', 'val', 'test'):
-            dataset = DATASETS.build(
-                dict(copy.deepcopy(dataset_cfg), split=split, fps=fps,
-                     with_label=True))
-            if split == 'train' and label_fraction < 1:
-                kept = set(draw_groups(dataset.videos, label_fraction, seed))
-                indices = [
-                    i for i in range(len(dataset))
-                    if dataset.get_data_info(i)['video_id'] in kept
-                ]
-                dataset = dataset.get_subset(indices)
-                dataset.videos = sorted(kept)
+            part = dict(copy.deepcopy(dataset_cfg), split=split, fps=fps,
+                        with_label=True)
+            if split == 'train':
+                part.update(label_fraction=label_fraction,
+                            fraction_seed=seed)
+            dataset = DATASETS.build(part)
             out[split] = (Runner.build_dataloader(
                 dict(copy.deepcopy(loader_cfg), dataset=dataset)), dataset)
     return out

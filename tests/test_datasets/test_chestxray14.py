@@ -365,6 +365,13 @@ def test_argument_and_layout_errors(tmp_path, nih_root):
     renamed = [c.lower() for c in CHESTXRAY14_CLASSES]
     assert ChestXray14(data_root=str(nih_root),
                        classes=renamed).CLASSES == tuple(renamed)
+    # The 14 findings are the class-level METAINFO; metainfo= overrides it.
+    assert ChestXray14.METAINFO['classes'] == CHESTXRAY14_CLASSES
+    assert ChestXray14(data_root=str(nih_root)).CLASSES == CHESTXRAY14_CLASSES
+    assert list(ChestXray14(data_root=str(nih_root),
+                            metainfo=dict(classes=renamed)).CLASSES) == \
+        renamed
+    assert ChestXray14.METAINFO['classes'] == CHESTXRAY14_CLASSES
 
     empty = tmp_path / 'empty'
     empty.mkdir()

@@ -202,3 +202,15 @@ def test_group_sources_errors(tmp_path):
                        match="blank.csv: empty 'lesion_id'.*'b.png'"):
         MedImageList(ann_file='blank.csv', data_root=str(tmp_path),
                      group_key='lesion_id', group_sources=True)
+    # A label fraction draws whole groups, so it needs every group id too.
+    _write(tmp_path, 'blank_labels.csv',
+           'image,label,lesion_id\na.png,0,L1\nb.png,1,\n')
+    with pytest.raises(ValueError, match="empty 'lesion_id'.*'b.png'; with "
+                       'label_fraction < 1'):
+        MedImageList(ann_file='blank_labels.csv', data_root=str(tmp_path),
+                     label_key='label', group_key='lesion_id',
+                     label_fraction=0.5)
+    # Without a draw the empty id is kept as it is.
+    ds = MedImageList(ann_file='blank_labels.csv', data_root=str(tmp_path),
+                      label_key='label', group_key='lesion_id')
+    assert ds.get_data_info(1)['group_id'] == ''

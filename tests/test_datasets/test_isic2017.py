@@ -225,3 +225,71 @@ def test_pipeline_loads_a_sample_built_from_config(isic_root):
     sample = out['data_samples']
     assert sample.gt_label.tolist() == [1]
     assert sample.image_id == 'ISIC_0001000'
+
+
+def _write_labels(root, labels):
+    """Replace the training split with ``labels`` (id -> flags)."""
+    shutil.rmtree(root / 'ISIC-2017_Training_Data')
+    shutil.rmtree(root / 'ISIC-2017_Training_Part1_GroundTruth')
+    _split(root, 'Training', labels)
+
+
+@pytest.mark.parametrize('label_mode', ['multiclass', 'multilabel'])
+def test_label_fraction_keeps_images_per_class(isic_root, label_mode):
+    """ISIC 2017 has no lesion ids: label_fraction draws images, per class,
+    as label_fraction_indices does with each image its own group."""
+    from mmmedssl.datasets import label_fraction_indices
+    # At most 7 images: _split writes image k with the value 40 * k.
+    flags = [('0.0', '0.0')] * 4 + [('1.0', '0.0')] * 2 + [('0.0', '1.0')]
+    labels = {f'ISIC_{k:07d}': f for k, f in enumerate(flags)}
+    _write_labels(isic_root, labels)
+
+    def build(**kwargs):
+        return ISIC2017(data_root=str(isic_root), label_mode=label_mode,
+                        **kwargs)
+
+    full = build()
+    part = build(label_fraction=0.5, fraction_seed=3)
+    targets = [full.get_data_info(i)['gt_label'] for i in range(len(full))]
+    kept = label_fraction_indices(targets, None, 0.5, seed=3)
+    assert _ids(part) == [_ids(full)[i] for i in kept]
+    if label_mode == 'multiclass':
+        # Half of each class, at least one: 2 nevi, 1 melanoma, 1 keratosis.
+        assert sorted(part.get_data_info(i)['gt_label']
+                      for i in range(len(part))) == [0, 0, 1, 2]
+    else:
+        assert {c for i in range(len(part))
+                for c in part.get_data_info(i)['gt_label']} == {0, 1}
+    assert _ids(build(label_fraction=0.5, fraction_seed=3)) == _ids(part)
+    assert any(_ids(build(label_fraction=0.5, fraction_seed=s)) != _ids(part)
+               for s in (4, 5, 6, 7))
+    assert _ids(build(label_fraction=1.0)) == _ids(full)
+    assert 'Label fraction: \t0.5 of the images' in repr(part)
+    with pytest.raises(ValueError, match='label_fraction must be in'):
+        build(label_fraction=0)
+    with pytest.raises(ValueError, match='needs with_label=True'):
+        build(label_fraction=0.5, with_label=False)
+
+
+def test_label_fraction_after_ann_file(isic_root):
+    (isic_root / 'list.txt').write_text(
+        'ISIC_0000002\nISIC_0000000\nISIC_0000001\n')
+    ds = ISIC2017(data_root=str(isic_root), ann_file='list.txt',
+                  label_fraction=0.5)
+    # One image per class of the listed three: all of them, listed order.
+    assert _ids(ds) == ['ISIC_0000002', 'ISIC_0000000', 'ISIC_0000001']
+
+
+def test_default_classes_come_from_metainfo(isic_root):
+    assert ISIC2017.METAINFO['classes'] == (
+        'nevus', 'melanoma', 'seborrheic_keratosis')
+    ds = ISIC2017(data_root=str(isic_root), label_mode='multilabel')
+    assert ds.CLASSES == ('melanoma', 'seborrheic_keratosis')
+    ds = ISIC2017(data_root=str(isic_root),
+                  metainfo=dict(classes=('nv', 'mel', 'sk')))
+    assert ds.CLASSES == ('nv', 'mel', 'sk')
+    ds = ISIC2017(data_root=str(isic_root), label_mode='multilabel',
+                  metainfo=dict(classes=('mel', 'sk')))
+    assert ds.CLASSES == ('mel', 'sk')
+    # The class attribute is never changed by an instance.
+    assert ISIC2017.METAINFO['classes'][0] == 'nevus'

@@ -1,6 +1,6 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """The Kermany chest X-rays in ../shared/data read through
-configs/_base_/datasets/chest_xray_knn.py (skipped when absent)."""
+configs/_base_/datasets/kermany_cxr_knn.py (skipped when absent)."""
 import csv
 import os.path as osp
 from collections import Counter
@@ -27,7 +27,7 @@ def _build(split):
     from mmmedssl.utils import register_all_modules
     register_all_modules()
     cfg = Config.fromfile(
-        osp.join(REPO, 'configs', '_base_', 'datasets', 'chest_xray_knn.py'))
+        osp.join(REPO, 'configs', '_base_', 'datasets', 'kermany_cxr_knn.py'))
     loader = cfg.val_dataloader if split == 'val' else cfg.test_dataloader
     dataset_cfg = loader.dataset
     assert dataset_cfg.split == split

@@ -425,3 +425,55 @@ def test_dataset_errors(cholec_root):
     with pytest.raises(ValueError, match="video01-phase.txt: line 2: "
                        "unknown phase 'Prep'"):
         SurgicalVideoFrames(root, **one)
+
+
+def test_label_fraction_keeps_whole_videos(tmp_path):
+    """label_fraction keeps the frames of the videos draw_groups draws from
+    the split's videos, whole, in list order."""
+    from mmmedssl.datasets import draw_groups
+    root = tmp_path / 'cholec80'
+    train = [f'video{i:02d}' for i in range(1, 11)]
+    for video in train:
+        _frames(root, video, [0, 25, 50])
+        _write(root / 'phase_annotations' / f'{video}-phase.txt',
+               _phases([0] * 30 + [1] * 30))
+
+    def build(**kwargs):
+        return SurgicalVideoFrames(str(root), split='train',
+                                   train_val_videos=list(range(1, 11)),
+                                   val_videos=[], **kwargs)
+
+    full = build()
+    part = build(label_fraction=0.3, fraction_seed=1)
+    expected = draw_groups(train, 0.3, 1)
+    assert len(expected) == 3
+    assert part.videos == _videos(part) == expected
+    assert _samples(part, 'video_id', 'frame_index', 'gt_label') == [
+        s for s in _samples(full, 'video_id', 'frame_index', 'gt_label')
+        if s[0] in expected
+    ]
+    assert build(label_fraction=0.3, fraction_seed=1).videos == expected
+    assert any(
+        build(label_fraction=0.3, fraction_seed=s).videos != expected
+        for s in (2, 3, 4))
+    # At least one video; 1 keeps everything.
+    assert len(build(label_fraction=0.01).videos) == 1
+    assert _videos(build(label_fraction=1.0)) == _videos(full)
+    with pytest.raises(ValueError, match='label_fraction must be in'):
+        build(label_fraction=1.5)
+    with pytest.raises(ValueError, match='needs with_label=True'):
+        build(label_fraction=0.5, with_label=False)
+
+
+def test_default_classes_come_from_metainfo(cholec_root):
+    assert SurgicalVideoFrames.METAINFO['classes'] == CHOLEC80_PHASES
+    one = dict(train_val_videos=[1], num_val_videos=0)
+    renamed = tuple(f'P{i}' for i in range(7))
+    ds = SurgicalVideoFrames(str(cholec_root), metainfo=dict(classes=renamed),
+                             **one)
+    assert ds.CLASSES == renamed
+    # The protocol's default, not the class attribute, for M2CAI16.
+    ds = SurgicalVideoFrames(str(cholec_root), protocol='m2cai16',
+                             lazy_init=True)
+    assert ds.CLASSES == M2CAI16_PHASES
+    assert SurgicalVideoFrames.METAINFO['classes'] == CHOLEC80_PHASES

@@ -199,14 +199,14 @@ def test_finetune_chestxray14_multilabel(tmp_path):
 
 
 @pytest.mark.parametrize('linear', [False, True])
-def test_chest_xray_configs_on_real_images(tmp_path, linear):
+def test_kermany_cxr_configs_on_real_images(tmp_path, linear):
     """The Kermany configs build; with ../shared/data, one epoch on a few
     real patients (about 1 % of the training patients per class)."""
     from mmengine.config import Config
 
     from mmmedssl.registry import MODELS
     name = ('resnet18-linear' if linear else 'resnet18') + \
-        '_1xb64-coslr-30e_chest-xray-64px.py'
+        '_1xb64-coslr-30e_kermany-cxr-64px.py'
     config = osp.join(CLASSIFICATION, name)
     cfg = Config.fromfile(config)
     assert cfg.model.head.num_classes == 2

@@ -1,7 +1,7 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """The LUNA16 crop-pair converter (tools/dataset_converters/
-luna_crop_pairs.py), its sampling functions (mmmedssl.datasets.luna) and
-the demo volumes."""
+luna_crop_pairs.py), its sampling functions
+(mmmedssl.dataset_converters.luna16) and the demo volumes."""
 import csv
 import os.path as osp
 import sys
@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from mmmedssl.datasets import CropPairDataset, luna
+from mmmedssl.dataset_converters import luna16
+from mmmedssl.datasets import CropPairDataset
 
 from ..conftest import REPO_ROOT
 
@@ -96,7 +97,7 @@ def test_converter_writes_pairs_and_survives_short_scans(luna_root,
         assert pair.min() >= 0. and pair.max() <= 1.
         assert pair.std() > 1e-3  # real content, not flat padding
         boxes = [[int(v) for v in row[k].split()] for k in ('box1', 'box2')]
-        iou = luna.box_iou(*boxes)
+        iou = luna16.box_iou(*boxes)
         assert iou > 0.25 and iou == pytest.approx(float(row['iou']),
                                                    abs=1e-5)
         for box in boxes:
@@ -145,38 +146,39 @@ def test_converter_errors(tmp_path):
 
 
 # ----------------------------------------------------------------------
-# mmmedssl.datasets.luna
+# mmmedssl.dataset_converters.luna16
 # ----------------------------------------------------------------------
 def test_box_iou():
-    assert luna.box_iou((0, 0, 0, 2, 2, 2), (0, 0, 0, 2, 2, 2)) == 1.
-    assert luna.box_iou((0, 0, 0, 2, 2, 2), (1, 0, 0, 3, 2, 2)) == \
+    assert luna16.box_iou((0, 0, 0, 2, 2, 2), (0, 0, 0, 2, 2, 2)) == 1.
+    assert luna16.box_iou((0, 0, 0, 2, 2, 2), (1, 0, 0, 3, 2, 2)) == \
         pytest.approx(4 / 12)
-    assert luna.box_iou((0, 0, 0, 2, 2, 2), (2, 0, 0, 4, 2, 2)) == 0.
-    assert luna.box_iou((0, 0, 0, 4, 4, 4), (1, 1, 1, 3, 3, 3)) == \
+    assert luna16.box_iou((0, 0, 0, 2, 2, 2), (2, 0, 0, 4, 2, 2)) == 0.
+    assert luna16.box_iou((0, 0, 0, 4, 4, 4), (1, 1, 1, 3, 3, 3)) == \
         pytest.approx(8 / 64)
 
 
 def test_pad_for_crops():
     volume = np.ones((40, 40, 10), np.float32)
-    padded, pads = luna.pad_for_crops(volume, CROPS, BORDERS, 3)
+    padded, pads = luna16.pad_for_crops(volume, CROPS, BORDERS, 3)
     # z needs 12 + 3 + 1 + 2 * 2 = 20: 10 more, 5 at each end.
     assert pads == ((0, 0), (0, 0), (5, 5)) and padded.shape == (40, 40, 20)
     assert (padded[..., :5] == 0).all() and (padded[..., 5:15] == 1).all()
-    assert luna.required_shape(CROPS, BORDERS, 3) == (33, 33, 20)
-    same, pads = luna.pad_for_crops(np.ones((40, 40, 30)), CROPS, BORDERS)
+    assert luna16.required_shape(CROPS, BORDERS, 3) == (33, 33, 20)
+    same, pads = luna16.pad_for_crops(np.ones((40, 40, 30)), CROPS, BORDERS)
     assert pads == ((0, 0), ) * 3 and same.shape == (40, 40, 30)
-    with pytest.raises(luna.ShortScanError, match='along z'):
-        luna.pad_for_crops(np.ones((40, 40, 5)), CROPS, BORDERS)
+    with pytest.raises(luna16.ShortScanError, match='along z'):
+        luna16.pad_for_crops(np.ones((40, 40, 5)), CROPS, BORDERS)
     # The released defaults on a 98-slice scan (its np.pad crash case).
-    padded, pads = luna.pad_for_crops(np.zeros((300, 300, 90)),
-                                      luna.DEFAULT_CROP_SIZES, (70, 70, 15))
+    padded, pads = luna16.pad_for_crops(np.zeros((300, 300, 90)),
+                                        luna16.DEFAULT_CROP_SIZES,
+                                        (70, 70, 15))
     assert padded.shape == (300, 300, 130)
 
 
 def test_draw_box_pairs_respects_borders():
     rng = np.random.default_rng(0)
     shape = (40, 36, 20)
-    starts, sizes = luna.draw_box_pairs(rng, shape, CROPS, BORDERS, 3, 5000)
+    starts, sizes = luna16.draw_box_pairs(rng, shape, CROPS, BORDERS, 3, 5000)
     assert starts.shape == sizes.shape == (5000, 2, 3)
     assert (starts >= BORDERS).all()
     assert (starts + sizes + [0, 0, 3] + 1 + BORDERS <= shape).all()
@@ -205,7 +207,7 @@ def released_depth_map(window, depth, threshold):
 @pytest.mark.parametrize('depth', [2, 3, 4])
 def test_depth_map_matches_the_released_loop(depth):
     window = np.random.default_rng(depth).random((6, 5, 4 + depth))
-    np.testing.assert_allclose(luna.depth_map(window, depth, 0.6),
+    np.testing.assert_allclose(luna16.depth_map(window, depth, 0.6),
                                released_depth_map(window, depth, 0.6))
 
 
@@ -213,25 +215,25 @@ def test_lung_content_check():
     # Half the output is tissue: map sum = 0.5 * 16 * 16 * 8 = 1024.
     window = np.zeros((16, 16, 11), np.float32)
     window[:8] = 0.5
-    assert luna.depth_map(window).sum() == 1024
+    assert luna16.depth_map(window).sum() == 1024
     # crop reference: 0.15 * 24 * 24 * 12 = 1036.8 >= 1024 -> accepted;
     # 0.15 * 16 * 16 * 8 = 307.2 -> rejected.
-    assert luna.lung_content_ok(window, (24, 24, 12))
-    assert not luna.lung_content_ok(window, (16, 16, 8))
-    assert not luna.lung_content_ok(window, (24, 24, 12),
-                                    reference='output')
-    assert luna.lung_content_ok(window, (16, 16, 8),
-                                max_tissue_fraction=0.5, reference='output')
+    assert luna16.lung_content_ok(window, (24, 24, 12))
+    assert not luna16.lung_content_ok(window, (16, 16, 8))
+    assert not luna16.lung_content_ok(window, (24, 24, 12),
+                                      reference='output')
+    assert luna16.lung_content_ok(window, (16, 16, 8),
+                                  max_tissue_fraction=0.5, reference='output')
 
 
 def test_resize_volume():
     ramp = np.arange(24, dtype=np.float32).reshape(4, 3, 2)
-    assert luna.resize_volume(ramp, (4, 3, 2)) is ramp
+    assert luna16.resize_volume(ramp, (4, 3, 2)) is ramp
     const = np.full((24, 24, 15), 0.3, np.float32)
-    out = luna.resize_volume(const, (16, 16, 11))
+    out = luna16.resize_volume(const, (16, 16, 11))
     assert out.shape == (16, 16, 11)
     np.testing.assert_allclose(out, 0.3, atol=1e-6)
-    up = luna.resize_volume(np.arange(4, dtype=np.float32)[:, None, None]
+    up = luna16.resize_volume(np.arange(4, dtype=np.float32)[:, None, None]
                             * np.ones((1, 2, 2)), (8, 2, 2))
     # Voxel centres aligned: (i + 0.5) / 2 - 0.5, edges repeated.
     np.testing.assert_allclose(
@@ -242,22 +244,22 @@ def test_sample_crop_pair():
     rng = np.random.default_rng(0)
     volume = np.random.default_rng(1).random((40, 40, 30)).astype(
         np.float32) * 0.4  # all lung: always passes the check
-    pair = luna.sample_crop_pair(volume, rng, CROPS, OUT, 0.25, BORDERS, 3)
+    pair = luna16.sample_crop_pair(volume, rng, CROPS, OUT, 0.25, BORDERS, 3)
     assert pair.crops.shape == (2, *OUT) and pair.crops.dtype == np.float32
-    assert pair.iou == pytest.approx(luna.box_iou(*pair.boxes)) and \
+    assert pair.iou == pytest.approx(luna16.box_iou(*pair.boxes)) and \
         pair.iou > 0.25
     for crop, box in zip(pair.crops, pair.boxes):
         x0, y0, z0, x1, y1, z1 = box
         window = volume[x0:x1, y0:y1, z0:z1 + 3]
-        expected = luna.resize_volume(window, OUT[:2] + (OUT[2] + 3, ))
+        expected = luna16.resize_volume(window, OUT[:2] + (OUT[2] + 3, ))
         np.testing.assert_array_equal(crop, expected[..., :OUT[2]])
-    with pytest.raises(luna.PairSamplingError, match='in 100 draws'):
-        luna.sample_crop_pair(volume, rng, CROPS, OUT, 1.0, BORDERS,
-                              max_tries=100)
+    with pytest.raises(luna16.PairSamplingError, match='in 100 draws'):
+        luna16.sample_crop_pair(volume, rng, CROPS, OUT, 1.0, BORDERS,
+                                max_tries=100)
     # All tissue: the lung check always fails.
-    with pytest.raises(luna.PairSamplingError):
-        luna.sample_crop_pair(np.ones_like(volume), rng, CROPS, OUT, 0.25,
-                              BORDERS, max_tries=300)
+    with pytest.raises(luna16.PairSamplingError):
+        luna16.sample_crop_pair(np.ones_like(volume), rng, CROPS, OUT,
+                                0.25, BORDERS, max_tries=300)
 
 
 # ----------------------------------------------------------------------

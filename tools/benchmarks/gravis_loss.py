@@ -5,8 +5,9 @@
     python tools/benchmarks/gravis_loss.py [--out gravis_loss.json]
 
 Each (implementation, sources x views) case runs in its own process: peak
-memory is the process's peak resident set size minus its size just before
-the first call (embeddings already allocated), and the time is the best of
+memory is the process's peak resident set size during the calls minus its
+size just before the first call (embeddings already allocated), and the
+time is the best of
 ``--repeats`` calls after that. Both implementations run in the same
 invocation, alternating, so the ratios compare like with like. Cases whose
 naive form would not fit in memory are reported as skipped with the
@@ -15,13 +16,14 @@ estimate.
 import argparse
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
-import time
 
 import torch
+
+from mmmedssl.utils.benchmarking import (cell, current_rss_mb, machine_info,
+                                         markdown_table, peak_rss_mb,
+                                         reset_peak_rss, timed, write_json)
 
 CASES = [(16, 2), (16, 4), (16, 8), (16, 20), (32, 20), (64, 20)]
 FEAT_DIM = 128
@@ -62,12 +64,6 @@ def naive_bytes(n: int) -> float:
     return 6 * 4.0 * n**3
 
 
-def current_rss_mb() -> float:
-    with open('/proc/self/statm') as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf('SC_PAGE_SIZE') / 2**20
-
-
 def run_case(impl: str, sources: int, views: int, repeats: int) -> dict:
     torch.manual_seed(0)
     if os.environ.get('BENCH_THREADS'):
@@ -85,17 +81,20 @@ def run_case(impl: str, sources: int, views: int, repeats: int) -> dict:
         def step(e):
             return naive_released_loss(e, sources)
 
-    base = current_rss_mb()
-    times = []
-    value = None
-    for _ in range(repeats + 1):
-        e = emb.clone().requires_grad_()
-        start = time.perf_counter()
+    def forward_backward(e):
         loss = step(e)
         loss.backward()
-        times.append(time.perf_counter() - start)
+        return loss
+
+    base = current_rss_mb()
+    reset_ok = reset_peak_rss()
+    times = []
+    for _ in range(repeats + 1):
+        e = emb.clone().requires_grad_()
+        seconds, loss = timed(lambda: forward_backward(e))
+        times.append(seconds)
         value = float(loss)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb(reset_ok)
     return dict(time_s=min(times[1:]), peak_mb=peak - base, loss=value)
 
 
@@ -153,36 +152,22 @@ def main(argv=None):
             row['loss_abs_diff'] = abs(naive['loss'] - ours['loss'])
         rows.append(row)
 
-    def cell(result, key, fmt):
-        if key in result:
-            return fmt.format(result[key])
-        return result.get('skipped', 'error')
-
-    header = ('| sources x views | N | ours time (ms) | naive time (ms) | '
-              'speed-up | ours peak (MiB) | naive peak (MiB) |')
-    print(header)
-    print('|' + '---|' * 7)
-    for row in rows:
-        print(f"| {row['sources']} x {row['views']} | {row['n']} | "
-              f"{_ms(row['ours'])} | {_ms(row['naive'])} | "
-              f"{row.get('speedup', float('nan')):.1f}x | "
-              f"{cell(row['ours'], 'peak_mb', '{:.0f}')} | "
-              f"{cell(row['naive'], 'peak_mb', '{:.0f}')} |")
-    meta = dict(torch=torch.__version__, python=platform.python_version(),
+    print(markdown_table(
+        ['sources x views', 'N', 'ours time (ms)', 'naive time (ms)',
+         'speed-up', 'ours peak (MiB)', 'naive peak (MiB)'],
+        [[f"{row['sources']} x {row['views']}", row['n'],
+          cell(row['ours'], 'time_s', scale=1e3),
+          cell(row['naive'], 'time_s', scale=1e3),
+          f"{row.get('speedup', float('nan')):.1f}x",
+          cell(row['ours'], 'peak_mb', '{:.0f}'),
+          cell(row['naive'], 'peak_mb', '{:.0f}')] for row in rows]))
+    meta = dict(machine_info(),
                 cpu_threads=int(os.environ.get('BENCH_THREADS') or
                                 torch.get_num_threads()),
-                feat_dim=FEAT_DIM, repeats=args.repeats,
-                machine=platform.machine())
-    with open(args.out, 'w') as f:
-        json.dump(dict(meta=meta, results=rows), f, indent=2)
+                feat_dim=FEAT_DIM, repeats=args.repeats)
+    write_json(args.out, dict(meta=meta, results=rows))
     print(f'\nwritten to {args.out}')
     return 0
-
-
-def _ms(result):
-    if 'time_s' in result:
-        return f"{result['time_s'] * 1e3:.1f}"
-    return result.get('skipped', 'error')
 
 
 if __name__ == '__main__':

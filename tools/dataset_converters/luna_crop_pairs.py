@@ -9,7 +9,8 @@ For every scan ``<data-root>/subset<k>/<series uid>.mhd`` (``.mha``,
 ``.nii``, ``.nii.gz`` and ``.nrrd`` scans are read too): resample to
 ``--spacing`` (1 mm), clip to ``--hu-range`` (-1000..1000 HU) and scale to
 [0, 1], then sample ``--pairs-per-scan`` pairs of overlapping crops as the
-released PCRL pre-processing does (see ``mmmedssl/datasets/luna.py``).
+released PCRL pre-processing does (see
+``mmmedssl/dataset_converters/luna16.py``).
 Each pair is saved as ``<out-dir>/subset<k>/<uid>_img_<i>.npy``, a float32
 array ``[2, *out_size]`` (``[2, 64, 64, 32]``, ``(x, y, z)`` axes as
 released; ``--layout zyx`` saves ``[2, 32, 64, 64]``).
@@ -42,14 +43,14 @@ from multiprocessing import Pool
 import numpy as np
 
 try:
-    from mmmedssl.datasets import luna
+    from mmmedssl.dataset_converters import luna16
     from mmmedssl.datasets.transforms.volume import (hu_window, read_volume,
                                                      resample_volume,
                                                      volume_suffix)
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..',
                                 '..'))
-    from mmmedssl.datasets import luna
+    from mmmedssl.dataset_converters import luna16
     from mmmedssl.datasets.transforms.volume import (hu_window, read_volume,
                                                      resample_volume,
                                                      volume_suffix)
@@ -94,12 +95,13 @@ def parse_args(argv=None):
     parser.add_argument('--pairs-per-scan', type=int, default=16,
                         help='crop pairs sampled from each scan')
     parser.add_argument('--crop-sizes', type=triple(int), nargs='+',
-                        default=[tuple(c) for c in luna.DEFAULT_CROP_SIZES],
+                        default=[
+                            tuple(c) for c in luna16.DEFAULT_CROP_SIZES],
                         metavar='X,Y,Z',
                         help='crop sizes drawn uniformly, e.g. 64,64,32 '
                         '96,96,48')
     parser.add_argument('--out-size', type=int, nargs=3,
-                        default=list(luna.DEFAULT_OUT_SIZE),
+                        default=list(luna16.DEFAULT_OUT_SIZE),
                         metavar=('X', 'Y', 'Z'),
                         help='size each crop is resized to and saved at')
     parser.add_argument('--min-iou', type=float, default=0.25,
@@ -231,9 +233,10 @@ def convert_scan(job):
     borders = (args.border_xy, args.border_xy, args.border_z)
     shape = volume.shape
     try:
-        volume, pads = luna.pad_for_crops(volume, args.crop_sizes, borders,
-                                          args.lung_depth, pad_value=0.)
-    except luna.ShortScanError as e:
+        volume, pads = luna16.pad_for_crops(volume, args.crop_sizes,
+                                            borders, args.lung_depth,
+                                            pad_value=0.)
+    except luna16.ShortScanError as e:
         return dict(records=[], note=None, problems=[f'skipped {path}: {e}'])
     offset = np.array([before for before, _ in pads])
     if offset.any() or any(after for _, after in pads):
@@ -249,12 +252,12 @@ def convert_scan(job):
     os.makedirs(out_dir, exist_ok=True)
     for index in range(args.pairs_per_scan):
         try:
-            pair = luna.sample_crop_pair(
+            pair = luna16.sample_crop_pair(
                 volume, rng, args.crop_sizes, args.out_size, args.min_iou,
                 borders, args.lung_depth, tissue, args.lung_threshold,
                 args.lung_reference, region, args.max_pad_fraction,
                 args.max_tries)
-        except luna.PairSamplingError as e:
+        except luna16.PairSamplingError as e:
             problems.append(f'skipped the rest of {path} after {index} '
                             f'pairs: {e}')
             break

@@ -43,11 +43,12 @@ import numpy as np
 
 
 def _load_luna():
-    """``mmmedssl/datasets/luna.py`` of this checkout, loaded on its own:
+    """``mmmedssl/dataset_converters/luna16.py`` of this checkout, loaded
+    on its own:
     it needs only numpy and scipy, while importing the ``mmmedssl`` package
     would pull in mmcv and mmpretrain (seconds)."""
     path = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
-                    'mmmedssl', 'datasets', 'luna.py')
+                    'mmmedssl', 'dataset_converters', 'luna16.py')
     spec = importlib.util.spec_from_file_location('_demo_luna', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

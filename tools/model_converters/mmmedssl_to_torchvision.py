@@ -5,10 +5,11 @@
         [--prefix backbone.] [--depth auto]
 
 IN is an mmmedssl or mmpretrain checkpoint; the backbone under ``--prefix``
-(``backbone.`` by default; e.g. ``encoder_k.module.0.`` for MoCo's momentum
-encoder) is exported. mmpretrain's ResNet (``style='pytorch'``, no deep
-stem) has torchvision's parameter names, so no key is renamed. With
-``--depth auto`` the depth is inferred from the blocks per stage.
+(``backbone.`` by default; another encoder's prefix, e.g. a momentum
+encoder's, exports that one) is exported. mmpretrain's ResNet
+(``style='pytorch'``, no deep stem) has torchvision's parameter names, so
+no key is renamed. With ``--depth auto`` the depth is inferred from the
+blocks per stage.
 
 The result is checked to load into ``torchvision.models.resnet<depth>()``
 with only ``fc.weight`` and ``fc.bias`` missing (anything else is an error,
@@ -26,8 +27,7 @@ import mmmedssl  # noqa: F401
 import torch
 import torchvision
 
-from mmmedssl.models.utils.weight_converters import (get_converter,
-                                                     load_weights_file)
+from mmmedssl.models.utils import get_converter, load_weights_file
 from mmmedssl.utils.checkpoint import atomic_torch_save
 
 # (bottleneck?, blocks per stage) -> depth, as torchvision builds them.

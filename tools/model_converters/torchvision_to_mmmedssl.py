@@ -23,9 +23,8 @@ from typing import Optional
 
 # Importing mmmedssl first installs the safe checkpoint loader.
 import mmmedssl  # noqa: F401
-from mmmedssl.models.utils.weight_converters import (detect_converter,
-                                                     get_converter, group_keys,
-                                                     load_weights_file)
+from mmmedssl.models.utils import (detect_converter, get_converter,
+                                   group_keys, load_weights_file)
 from mmmedssl.utils.checkpoint import atomic_torch_save
 
 BACKBONE_PREFIX = 'backbone.'

@@ -1,7 +1,7 @@
 # The Kermany paediatric chest X-rays (../shared/data/chest_xray_pneumonia_224,
 # 4,707 training images) with MoCo v2's two views at 64 px, for CPU runs;
-# kNN monitoring on the val patients from chest_xray_knn.py.
-_base_ = ['./chest_xray_knn.py']
+# kNN monitoring on the val patients from kermany_cxr_knn.py.
+_base_ = ['./kermany_cxr_knn.py']
 
 crop_size = 64
 

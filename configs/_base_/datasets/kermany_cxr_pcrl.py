@@ -1,8 +1,8 @@
 # The Kermany paediatric chest X-rays in ../shared/data (see
 # docs/data_preparation.md) with PCRL's views, at `crop_size` px for CPU
 # runs; kNN monitoring on its val split (pneumonia vs normal, patients
-# never split) from chest_xray_knn.py.
-_base_ = ['./chest_xray_knn.py']
+# never split) from kermany_cxr_knn.py.
+_base_ = ['./kermany_cxr_knn.py']
 
 dataset_type = 'MedImageList'
 data_root = '../shared/data/chest_xray_pneumonia_224'

@@ -1,29 +1,7 @@
-# MoCo v2 (mmpretrain's MoCo with the v2 neck) on a ResNet-18.
+# MoCo v2 on a ResNet-18: the paper's ResNet-50 model with the depth and the
+# neck's input width (512 features) changed.
+_base_ = ['./mocov2_resnet50.py']
+
 model = dict(
-    type='MedMoCo',
-    queue_len=65536,
-    feat_dim=128,
-    momentum=0.001,  # mmengine convention: weight of the new value (=0.999)
-    data_preprocessor=dict(
-        type='MedSelfSupDataPreprocessor',
-        # ImageNet statistics in RGB order (images are loaded as BGR).
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        in_channels=3,
-        out_indices=[3],
-        norm_cfg=dict(type='BN'),
-        zero_init_residual=False),
-    neck=dict(
-        type='MoCoV2Neck',
-        in_channels=512,
-        hid_channels=512,
-        out_channels=128,
-        with_avg_pool=True),
-    head=dict(
-        type='ContrastiveHead',
-        loss=dict(type='CrossEntropyLoss'),
-        temperature=0.2))
+    backbone=dict(depth=18),
+    neck=dict(in_channels=512, hid_channels=512))

@@ -7,7 +7,7 @@
 # train_dataloader.dataset.fraction_seed=S (whole patients, per class).
 _base_ = [
     '../../_base_/models/resnet18_cls.py',
-    '../../_base_/datasets/chest_xray_cls_64px.py',
+    '../../_base_/datasets/kermany_cxr_cls_64px.py',
     '../../_base_/default_runtime.py',
 ]
 

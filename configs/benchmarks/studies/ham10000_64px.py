@@ -4,7 +4,7 @@
 #   python tools/benchmarks/run_benchmark.py configs/benchmarks/studies/ham10000_64px.py
 # DistillingSelf's "public generic" teacher is MoCo v2 trained on the chest
 # X-rays: run the chest X-ray study's mocov2 first
-#   (... studies/chest_xray_64px.py --methods mocov2).
+#   (... studies/kermany_cxr_64px.py --methods mocov2).
 name = 'HAM10000 (7 classes), ResNet-18, 64 px, CPU'
 work_dir = 'work_dirs/study_ham'
 seeds = [0, 1, 2]

@@ -1,7 +1,7 @@
 # Study: every method pretrained on the Kermany chest X-rays
 # (../shared/data), then evaluated on pneumonia vs normal with a linear probe
 # and 10 %-label fine-tuning, 3 seeds. ResNet-18 at 64 px on a CPU:
-#   python tools/benchmarks/run_benchmark.py configs/benchmarks/studies/chest_xray_64px.py
+#   python tools/benchmarks/run_benchmark.py configs/benchmarks/studies/kermany_cxr_64px.py
 # DistillingSelf's "public generic" teacher is MoCo v2 trained on HAM10000:
 # run the HAM10000 study's mocov2 first
 #   (... studies/ham10000_64px.py --methods mocov2).
@@ -18,7 +18,7 @@ methods = dict(
             dict(
                 name='pretrain',
                 config='configs/mocov2/'
-                'mocov2_resnet18_1xb64-coslr-20e_chest-xray-64px.py')
+                'mocov2_resnet18_1xb64-coslr-20e_kermany-cxr-64px.py')
         ]),
     gravis=dict(
         label='GraVIS',
@@ -26,7 +26,7 @@ methods = dict(
             dict(
                 name='pretrain',
                 config='configs/gravis/'
-                'gravis_resnet18_1xb16-v8-coslr-5e_chest-xray-64px.py')
+                'gravis_resnet18_1xb16-v8-coslr-5e_kermany-cxr-64px.py')
         ]),
     pcrl=dict(
         label='PCRL',
@@ -34,7 +34,7 @@ methods = dict(
             dict(
                 name='pretrain',
                 config='configs/pcrl/'
-                'pcrl_resnet18-unet_1xb32-coslr-3e_chest-xray-64px.py')
+                'pcrl_resnet18-unet_1xb32-coslr-3e_kermany-cxr-64px.py')
         ]),
     distillingself=dict(
         label='DistillingSelf (teacher from HAM10000 MoCo v2)',
@@ -42,7 +42,7 @@ methods = dict(
             dict(
                 name='teacher',
                 config='configs/distillingself/distillingself-teacher_'
-                'resnet18_1xb64-coslr-5e_chest-xray-64px.py',
+                'resnet18_1xb64-coslr-5e_kermany-cxr-64px.py',
                 cfg_options={
                     'model.backbone.init_cfg.checkpoint':
                     'work_dirs/study_ham/mocov2/pretrain/epoch_20.pth'
@@ -50,13 +50,13 @@ methods = dict(
             dict(
                 name='student',
                 config='configs/distillingself/distillingself_'
-                'resnet18_1xb64-coslr-8e_chest-xray-64px.py',
+                'resnet18_1xb64-coslr-8e_kermany-cxr-64px.py',
                 cfg_options={'model.teacher_checkpoint': '{stage:teacher}'}),
         ]),
 )
 
 finetune_config = ('configs/benchmarks/classification/'
-                   'resnet18_1xb64-coslr-30e_chest-xray-64px.py')
+                   'resnet18_1xb64-coslr-30e_kermany-cxr-64px.py')
 metrics = ['top1', 'balanced_acc', 'macro_f1', 'macro_auc']
 downstream = [
     dict(

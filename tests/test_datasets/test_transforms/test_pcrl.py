@@ -687,10 +687,10 @@ def test_pack_and_collate_3d():
 # ----------------------------------------------------------------------
 # The 2D base config
 # ----------------------------------------------------------------------
-def test_chest_xray_pcrl_train_pipeline():
+def test_kermany_cxr_pcrl_train_pipeline():
     cfg = Config.fromfile(
         osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
-                 'chest_xray_pcrl.py'))
+                 'kermany_cxr_pcrl.py'))
     assert cfg.crop_size == 64
     pipeline = cfg.train_pipeline
     assert pipeline[0]['type'] == 'LoadImageFromFile'

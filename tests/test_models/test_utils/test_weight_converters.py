@@ -9,9 +9,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from mmmedssl.models.utils import (ConvertedWeights, detect_converter,
-                                   load_converted_weights)
-from mmmedssl.models.utils.weight_converters import ConvertedPretrainedInit
+from mmmedssl.models.utils import (ConvertedPretrainedInit, ConvertedWeights,
+                                   detect_converter, load_converted_weights)
 from mmmedssl.registry import MODELS, WEIGHT_CONVERTERS, WEIGHT_INITIALIZERS
 from mmmedssl.utils import UnsafeCheckpointError
 

@@ -443,7 +443,7 @@ def study_markdown(study: Study, summary: dict) -> str:
                     else:
                         cells.append(
                             f"{stat['mean']:.2f} ± {stat['std']:.2f}")
-                    n = stat['n']
+                    n = max(n, stat['n'])  # runs; a NaN drops a value
                 else:
                     cells.append('—')
             lines.append(f'| {label} | ' + ' | '.join(cells) + f' | {n} |')

@@ -105,7 +105,8 @@ def test_two_stage_run_from_a_torchvision_file(tmp_path, surgical_frames,
                 name:
             continue
         assert torch.equal(state['backbone.' + name], value), name
-        assert torch.equal(state['encoder_k.module.0.' + name], value), name
+        assert torch.equal(state['momentum_encoder.module.0.' + name],
+                           value), name
         checked += 1
     assert checked == 60  # 20 convs and 20 BNs (weight, bias); no fc
     assert not torch.allclose(state['backbone.bn1.running_mean'],
@@ -123,13 +124,13 @@ def test_two_stage_run_from_a_torchvision_file(tmp_path, surgical_frames,
         assert abs(r['loss'] - r['loss_contrast'] - r['loss_distill']) < 1e-3
     final = safe_load(osp.join(straight, f'epoch_{EPOCHS}.pth'))
     student = final['state_dict']
-    assert not [k for k in student if k.startswith('teacher.')]
-    assert 'teacher_queue.keys' in student
+    assert not [k for k in student if k.startswith('teacher.model.')]
+    assert 'teacher.queue.keys' in student
     assert not torch.equal(student['backbone.conv1.weight'],
                            public['conv1.weight'])
     # The teacher's queue kept moving with the teacher's keys.
-    assert not torch.equal(student['teacher_queue.keys'],
-                           state['queue'].t())
+    assert not torch.equal(student['teacher.queue.keys'],
+                           state['queue.keys'])
 
     resumed = tmp_path / 'resumed'
     resumed.mkdir()
@@ -170,9 +171,9 @@ def test_stage_b_on_two_cpu_processes(tmp_path, surgical_frames,
                                  f'epoch_{EPOCHS}.pth'))['state_dict']
     state = safe_load(osp.join(work_dir, 'epoch_1.pth'))['state_dict']
     steps = len(records)  # logged every iteration by rank 0
-    start = int(teacher['queue_ptr'])
-    assert int(state['teacher_queue.ptr']) == (start + steps * 8) % 16
-    assert int(state['queue_ptr']) == (steps * 8) % 16
-    assert not [k for k in state if k.startswith('teacher.')]
+    start = int(teacher['queue.ptr'])
+    assert int(state['teacher.queue.ptr']) == (start + steps * 8) % 16
+    assert int(state['queue.ptr']) == (steps * 8) % 16
+    assert not [k for k in state if k.startswith('teacher.model.')]
     floats = [v for v in state.values() if v.dtype.is_floating_point]
     assert all(torch.isfinite(v).all() for v in floats)

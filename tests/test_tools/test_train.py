@@ -136,12 +136,12 @@ def test_dist_train_two_cpu_processes(tmp_path, tiny_demo_data):
     assert [r['world'] for r in ranks] == [2, 2]
     assert ranks[0]['wrapper'] == 'MedDistributedDataParallel'
     _assert_same_weights(ranks[0]['state_dict'], ranks[1]['state_dict'])
-    assert ranks[0]['state_dict']['queue'].shape == (8, 24)
+    assert ranks[0]['state_dict']['queue.keys'].shape == (24, 8)
     # 32 training images over 2 ranks x 4 per batch: 4 steps per epoch,
     # 8 in all, each enqueuing the 8 keys gathered from both ranks.
     for rank in ranks:
-        assert int(rank['state_dict']['encoder_k.steps']) == 8
-        assert int(rank['state_dict']['queue_ptr']) == (8 * 8) % 24
+        assert int(rank['state_dict']['momentum_encoder.steps']) == 8
+        assert int(rank['state_dict']['queue.ptr']) == (8 * 8) % 24
 
     # Distributed evaluation of the checkpoint, metrics gathered over ranks.
     out = str(tmp_path / 'metrics.json')

@@ -1,5 +1,5 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
-from typing import List, Optional, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -7,6 +7,36 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.structures import DataSample
 
 from mmmedssl.models.utils import MedSelfSupDataPreprocessor
+
+
+class LegacyKey(NamedTuple):
+    """A state-dict name of older mmmedssl checkpoints and its current one.
+
+    A name ending in ``'.'`` renames every key under it, any other name one
+    key. ``transpose``: the old file stores the tensor transposed (MoCo's
+    ``(dim, K)`` queue, now a ``(K, dim)`` :class:`KeyMemory`).
+    """
+    old: str
+    new: str
+    transpose: bool = False
+
+
+def rename_legacy_keys(state_dict: Dict[str, torch.Tensor], prefix: str,
+                       legacy_keys: Sequence[LegacyKey]) -> None:
+    """Rename, in place, the keys under ``prefix`` that older checkpoints
+    wrote under their old names. A key whose new name is already present is
+    left alone (strict loading then reports it as unexpected)."""
+    for rule in legacy_keys:
+        old = prefix + rule.old
+        if rule.old.endswith('.'):
+            keys = [k for k in state_dict if k.startswith(old)]
+        else:
+            keys = [old] if old in state_dict else []
+        for key in keys:
+            new = prefix + rule.new + key[len(old):]
+            if new not in state_dict:
+                value = state_dict.pop(key)
+                state_dict[new] = value.t() if rule.transpose else value
 
 
 class BaseMedSelfSupervisor(BaseSelfSupervisor):
@@ -18,8 +48,13 @@ class BaseMedSelfSupervisor(BaseSelfSupervisor):
       count, 2D or 3D, no BGR swap);
     - a ``'predict'`` mode that returns backbone features packed into data
       samples (field ``feature``), so that validation and test loops can
-      monitor pretraining with a feature metric such as ``KNNAccuracy``.
+      monitor pretraining with a feature metric such as ``KNNAccuracy``;
+    - ``legacy_keys``: names older checkpoints gave to this model's tensors,
+      renamed when a state dict is loaded, so that those files still load
+      strictly (resume, evaluation, a DistillingSelf teacher).
     """
+
+    legacy_keys: Sequence[LegacyKey] = ()
 
     def __init__(self,
                  backbone: dict,
@@ -40,6 +75,11 @@ class BaseMedSelfSupervisor(BaseSelfSupervisor):
             pretrained=pretrained,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Runs before the children load: they see the current names.
+        rename_legacy_keys(state_dict, prefix, self.legacy_keys)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self,
                 inputs: Union[torch.Tensor, List[torch.Tensor]],

@@ -2,20 +2,16 @@
 """DistillingSelf (Ding et al., MICCAI 2022): a semantic-preserving teacher
 made from a public generic model (stage A), distilled into a MoCo v2 student
 (stage B)."""
-import copy
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from mmengine.logging import print_log
-from mmengine.runner.checkpoint import load_checkpoint
-from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 from mmpretrain.structures import DataSample
 
-from mmmedssl.models.utils import KeyMemory, fold_batch_norms
+from mmmedssl.models.utils import FrozenTeacher
 from mmmedssl.registry import MODELS
+from .base import LegacyKey
 from .moco import MedMoCo
 
 _BN_TYPES = (nn.modules.batchnorm._BatchNorm, )
@@ -77,21 +73,9 @@ class DistillingSelfTeacher(MedMoCo):
         super().train(mode)
         if self.bn_stats == 'frozen':
             for bn in (_batch_norms(self.backbone) +
-                       _batch_norms(self.encoder_k.module[0])):
+                       _batch_norms(self.momentum_encoder.module[0])):
                 bn.eval()
         return self
-
-
-def _freeze_as_buffers(module: nn.Module) -> None:
-    """Turn every parameter of ``module`` into a buffer of the same name.
-
-    The state-dict keys stay the same (so checkpoints load), but the tensors
-    are no longer parameters: no optimiser, DDP bucket or weight decay can
-    reach them."""
-    for sub in module.modules():
-        for name, param in list(sub.named_parameters(recurse=False)):
-            delattr(sub, name)
-            sub.register_buffer(name, param.detach().requires_grad_(False))
 
 
 @MODELS.register_module()
@@ -113,36 +97,31 @@ class DistillingSelf(MedMoCo):
       two distributions; kept to reproduce the released runs.
 
     The teacher is the stage-A model (``teacher``: its model config, e.g. a
-    :class:`DistillingSelfTeacher` or :class:`MedMoCo`), loaded from
-    ``teacher_checkpoint`` by :meth:`init_weights` (the Runner calls it
-    before training or resuming). Its weights become buffers, it stays in
-    eval mode and runs under ``torch.inference_mode`` (BatchNorm folded into
-    the convolutions, channels-last by default), and its weights are left out
-    of this model's ``state_dict``: student checkpoints hold the student
-    only, plus the teacher's queue (``teacher_queue``), which changes during
-    training and is needed to resume exactly. When the teacher's query and
-    key backbones are identical (a frozen stage-A backbone), one backbone
-    pass on both views serves both teacher encoders.
+    :class:`DistillingSelfTeacher` or :class:`MedMoCo`) in a
+    :class:`FrozenTeacher`, loaded from ``teacher_checkpoint`` by
+    :meth:`init_weights` (the Runner calls it before training or resuming):
+    frozen, in eval mode, BatchNorm folded, channels-last, and left out of
+    this model's ``state_dict``. Student checkpoints hold the student and
+    the teacher's queue (``teacher.queue``), which the teacher's keys feed.
 
     Args:
         backbone, neck, head: The student (``head`` is a
             :class:`DistillContrastiveHead`).
-        teacher (dict): Model config of the stage-A teacher; it needs
-            ``backbone``, ``neck``, ``encoder_k`` and ``queue``.
+        teacher (dict): Model config of the stage-A teacher.
         teacher_checkpoint (str): The stage-A checkpoint.
         negatives (str): ``'teacher'`` or ``'own'``, see above.
         teacher_channels_last (bool): Run the teacher in channels-last
-            memory format (its weights and inputs), which makes inference
-            convolutions faster on CPUs (oneDNN) and on tensor-core GPUs.
-            The values are unchanged up to float rounding. Defaults to True.
-        teacher_fold_bn (bool): Fold the teacher backbone's BatchNorm layers
-            (eval mode, frozen statistics) into the preceding convolutions:
-            the same function with fewer passes over the activations.
-            Defaults to True.
+            memory format. Defaults to True.
+        teacher_fold_bn (bool): Fold the teacher's BatchNorm layers into its
+            convolutions. Defaults to True.
         queue_len, feat_dim, momentum: The student's MoCo settings
             (``momentum`` in mmengine's convention: 0.001 = the paper's
             0.999).
     """
+
+    # Before the FrozenTeacher, the teacher's queue was ``teacher_queue``.
+    legacy_keys = MedMoCo.legacy_keys + (
+        LegacyKey('teacher_queue.', 'teacher.queue.'), )
 
     def __init__(self,
                  backbone: dict,
@@ -171,12 +150,12 @@ class DistillingSelf(MedMoCo):
             raise ValueError("DistillingSelf: negatives must be 'teacher' or "
                              f"'own', got {negatives!r}.")
         self.negatives = negatives
-        self.teacher_channels_last = teacher_channels_last
-        self.teacher_fold_bn = teacher_fold_bn
         self.teacher_checkpoint = teacher_checkpoint
-        self._teacher_cfg = copy.deepcopy(teacher)
-        self.teacher = self._build_teacher()
-        teacher_dim, teacher_len = self.teacher.queue.shape
+        self.teacher = FrozenTeacher(
+            teacher,
+            channels_last=teacher_channels_last,
+            fold_bn=teacher_fold_bn)
+        teacher_len, teacher_dim = self.teacher.queue.keys.shape
         if negatives == 'teacher' and teacher_dim != feat_dim:
             raise ValueError(
                 "DistillingSelf: with negatives='teacher' the student is "
@@ -187,42 +166,14 @@ class DistillingSelf(MedMoCo):
                 "DistillingSelf: with negatives='own' both distributions "
                 'need the same number of negatives; the teacher queue has '
                 f'{teacher_len} keys, the student queue_len is {queue_len}.')
-        self._freeze_teacher()
-        self.teacher_queue = KeyMemory(teacher_len, teacher_dim, 'normal')
-        self._teacher_loaded = False
-        self._shared_teacher_backbone = False
-        self._register_state_dict_hook(_drop_teacher_weights)
-        self.register_load_state_dict_post_hook(_ignore_missing_teacher)
 
     def init_weights(self) -> None:
         super().init_weights()
         self.load_teacher()
 
-    def _build_teacher(self) -> nn.Module:
-        teacher = MODELS.build(copy.deepcopy(self._teacher_cfg))
-        missing = [
-            name for name in ('backbone', 'neck', 'encoder_k', 'queue')
-            if not hasattr(teacher, name)
-        ]
-        if missing:
-            raise TypeError(
-                'DistillingSelf: the teacher must be a MoCo-style model with '
-                'backbone, neck, encoder_k and queue (e.g. '
-                f'DistillingSelfTeacher); {type(teacher).__name__} has '
-                f'no {", ".join(missing)}.')
-        # Its weights come from teacher_checkpoint: init_weights must not
-        # initialise it (nor read the public file its config names).
-        teacher._is_init = True
-        return teacher.eval()
-
-    def _freeze_teacher(self) -> None:
-        _freeze_as_buffers(self.teacher)
-        # Identical on every rank: SyncFloatBuffersHook need not average it.
-        self.teacher.sync_buffers = False
-
     def load_teacher(self, checkpoint: Optional[str] = None) -> None:
-        """Load the stage-A teacher (strictly), prepare it for inference and
-        seed ``teacher_queue`` with its queue."""
+        """Load the stage-A teacher from ``checkpoint`` (default:
+        ``teacher_checkpoint``); see :meth:`FrozenTeacher.load`."""
         checkpoint = checkpoint or self.teacher_checkpoint
         if not checkpoint:
             raise ValueError(
@@ -234,91 +185,17 @@ class DistillingSelf(MedMoCo):
                 'exist. Train stage A first (tools/train.py with a '
                 'configs/distillingself/distillingself-teacher_*.py config) '
                 'and set model.teacher_checkpoint to its epoch_N.pth.')
-        # A fresh copy: a loaded teacher has been folded and frozen.
-        teacher = self._build_teacher()
-        load_checkpoint(
-            teacher, checkpoint, map_location='cpu', strict=True,
-            logger='current')
-        # The key backbone's weights are the EMA of the query backbone's; when
-        # they are equal (frozen in stage A) one backbone serves both views.
-        # Its BN statistics then are the query backbone's (the key copy's
-        # differ by one update from the last key batch of stage A).
-        key_backbone = dict(teacher.encoder_k.module[0].named_parameters())
-        shared = all(
-            torch.equal(value, key_backbone[name])
-            for name, value in teacher.backbone.named_parameters())
-        folded = 0
-        if self.teacher_fold_bn:
-            folded = fold_batch_norms(teacher.backbone)
-            if not shared:
-                folded += fold_batch_norms(teacher.encoder_k.module[0])
-        device = self.queue.device
-        self.teacher = teacher.to(device)
-        self._freeze_teacher()
-        if self.teacher_channels_last:
-            self.teacher.to(memory_format=self._teacher_format(
-                max(b.dim() for b in teacher.buffers())))
-        self.teacher_queue.keys.copy_(teacher.queue.t())
-        self.teacher_queue.ptr.copy_(teacher.queue_ptr)
-        self._shared_teacher_backbone = shared
-        self._teacher_loaded = True
-        print_log(
-            f'DistillingSelf: teacher loaded from {checkpoint} (one backbone '
-            f'pass for both views: {shared}; {folded} BatchNorms folded).',
-            logger='current')
-
-    def train(self, mode: bool = True) -> 'DistillingSelf':
-        super().train(mode)
-        self.teacher.eval()
-        return self
-
-    @staticmethod
-    def _teacher_format(dim: int) -> torch.memory_format:
-        return torch.channels_last_3d if dim == 5 else torch.channels_last
-
-    def _teacher_embeddings(
-            self, im_q: torch.Tensor,
-            im_k: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The teacher's normalised query (view 1) and key (view 2)."""
-        teacher = self.teacher
-        key_neck = teacher.encoder_k.module[1]
-        if self.teacher_channels_last:
-            layout = self._teacher_format(im_q.dim())
-            im_q = im_q.contiguous(memory_format=layout)
-            im_k = im_k.contiguous(memory_format=layout)
-        with torch.inference_mode():
-            if self._shared_teacher_backbone:
-                feats = teacher.backbone(torch.cat([im_q, im_k]))
-                n = im_q.shape[0]
-                q = teacher.neck(tuple(f[:n] for f in feats))[0]
-                k = key_neck(tuple(f[n:] for f in feats))[0]
-            else:
-                q = teacher.neck(teacher.backbone(im_q))[0]
-                k = key_neck(teacher.encoder_k.module[0](im_k))[0]
-            q, k = F.normalize(q, dim=1), F.normalize(k, dim=1)
-        # Clones made outside inference mode may be saved by autograd.
-        return q.clone(), k.clone()
+        self.teacher.load(checkpoint)
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
-        if not self._teacher_loaded:
-            raise RuntimeError(
-                'DistillingSelf: the teacher has not been loaded; call '
-                'init_weights() (the Runner does) or load_teacher().')
         im_q, im_k = inputs[0], inputs[1]
-        q = F.normalize(self.neck(self.backbone(im_q))[0], dim=1)
-        with torch.no_grad():
-            self.encoder_k.update_parameters(
-                nn.Sequential(self.backbone, self.neck))
-            shuffled, unshuffle = batch_shuffle_ddp(im_k)
-            k = F.normalize(self.encoder_k(shuffled)[0], dim=1)
-            k = batch_unshuffle_ddp(k, unshuffle)
-        q_t, k_t = self._teacher_embeddings(im_q, im_k)
+        q_t, k_t = self.teacher(im_q, im_k)  # raises if not loaded yet
+        q = self.query(im_q)
+        k = self.momentum_keys(im_k)
 
-        queue = self.queue.clone().detach()
-        teacher_queue = self.teacher_queue.keys.clone()
-        pos = (q * k).sum(1)
-        neg = q @ queue
+        pos, neg = (q * k).sum(1), self.queue_similarities(q)
+        teacher_queue = self.teacher.queue.keys.clone()  # (K, dim)
         teacher_pos = (q_t * k_t).sum(1)
         teacher_neg = q_t @ teacher_queue.t()
         if self.negatives == 'teacher':
@@ -328,19 +205,6 @@ class DistillingSelf(MedMoCo):
             student_pos, student_neg = pos, neg
         losses = self.head.loss(pos, neg, student_pos, student_neg,
                                 teacher_pos, teacher_neg)
-        self._dequeue_and_enqueue(k)
-        self.teacher_queue.push(k_t)
+        self.queue.push(k)
+        self.teacher.queue.push(k_t)
         return losses
-
-
-def _drop_teacher_weights(module, state_dict, prefix, local_metadata):
-    """State-dict hook: the teacher's weights are not part of the student."""
-    for key in [k for k in state_dict if k.startswith(prefix + 'teacher.')]:
-        del state_dict[key]
-    return state_dict
-
-
-def _ignore_missing_teacher(module, incompatible_keys):
-    """Load hook: student checkpoints have no teacher keys by design."""
-    keys = incompatible_keys.missing_keys
-    keys[:] = [k for k in keys if '.teacher.' not in '.' + k]

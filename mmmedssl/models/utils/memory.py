@@ -7,7 +7,9 @@ from mmengine.dist import all_gather, get_world_size
 
 
 class KeyMemory(nn.Module):
-    """A FIFO memory of ``size`` key vectors (a MoCo queue / C2L memory).
+    """A FIFO memory of ``size`` key vectors (a MoCo queue / C2L memory),
+    the one queue layout of mmmedssl: buffer ``keys`` is ``(size, dim)``, one
+    key per row, and buffer ``ptr`` the next row to write.
 
     ``push`` writes keys at the pointer and advances it modulo ``size``
     (wrapping inside a batch when needed, so ``size`` need not be a multiple
@@ -21,7 +23,9 @@ class KeyMemory(nn.Module):
         dim (int): Key dimension.
         init (str): ``'uniform'`` (C2L/CMC: U[-s, s] with s = 1/sqrt(dim/3),
             the released PCRL memory) or ``'normal'`` (MoCo: Gaussian, then
-            L2-normalised).
+            L2-normalised; drawn as mmpretrain's MoCo draws its
+            ``(dim, size)`` queue and transposed, so that a seed gives the
+            same keys).
     """
 
     def __init__(self, size: int, dim: int, init: str = 'uniform') -> None:
@@ -33,7 +37,8 @@ class KeyMemory(nn.Module):
             bound = 1. / math.sqrt(dim / 3)
             keys = torch.rand(size, dim).mul_(2 * bound).sub_(bound)
         elif init == 'normal':
-            keys = nn.functional.normalize(torch.randn(size, dim), dim=1)
+            keys = nn.functional.normalize(torch.randn(dim, size), dim=0)
+            keys = keys.t().contiguous()
         else:
             raise ValueError("KeyMemory: init must be 'uniform' or 'normal', "
                              f'got {init!r}.')

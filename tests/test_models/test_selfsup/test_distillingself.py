@@ -93,7 +93,7 @@ def test_teacher_backbone_frozen_while_bn_stats_and_head_change():
     for name, value in teacher.backbone.named_parameters():
         assert torch.equal(value, params[name]), name
     # The momentum encoder's backbone is the EMA of a constant.
-    key_backbone = dict(teacher.encoder_k.module[0].named_parameters())
+    key_backbone = dict(teacher.momentum_encoder.module[0].named_parameters())
     for name, value in teacher.backbone.named_parameters():
         assert torch.equal(key_backbone[name], value), name
     assert not torch.allclose(teacher.backbone.bn1.running_mean,
@@ -141,7 +141,7 @@ def test_teacher_frozen_bn_stats_stay_in_eval_mode():
     teacher.train()
     bns = [
         m for m in list(teacher.backbone.modules()) +
-        list(teacher.encoder_k.module[0].modules())
+        list(teacher.momentum_encoder.module[0].modules())
         if isinstance(m, torch.nn.BatchNorm2d)
     ]
     assert bns and not any(m.training for m in bns)
@@ -243,30 +243,31 @@ def test_logits_built_over_the_same_negatives(teacher_file, negatives):
     path, _ = teacher_file
     model = build_student(path, negatives=negatives)
     model.eval()  # BN on running statistics: embeddings recomputable below
-    teacher = model.teacher
-    assert model._shared_teacher_backbone
+    teacher = model.teacher.model
+    assert model.teacher.shared_backbone
     recorder = Recorder(model.head)
     im_q, im_k = views(5)
-    teacher_queue = model.teacher_queue.keys.clone()
+    teacher_queue = model.teacher.queue.keys.clone()
     # Seeded from stage A: two pushes of 4 keys.
-    ptr = int(model.teacher_queue.ptr)
+    ptr = int(model.teacher.queue.ptr)
     assert ptr == 8
-    torch.testing.assert_close(teacher_queue, model.teacher.queue.t())
-    own_queue = model.queue.clone()
+    torch.testing.assert_close(teacher_queue, teacher.queue.keys)
+    own_queue = model.queue.keys.clone()
     model.loss([im_q, im_k], None)
     pos, neg, s_pos, s_neg, t_pos, t_neg = recorder.calls[0]
 
     with torch.no_grad():
         q = F.normalize(model.neck(model.backbone(im_q))[0], dim=1)
-        k = F.normalize(model.encoder_k(im_k)[0], dim=1)
+        k = F.normalize(model.momentum_encoder(im_k)[0], dim=1)
         # Independent teacher pass, one view at a time. The key backbone's
         # weights equal the query backbone's (frozen in stage A), so the
         # query backbone (and its BN statistics) serves the key view.
         q_t = F.normalize(teacher.neck(teacher.backbone(im_q))[0], dim=1)
         k_t = F.normalize(
-            teacher.encoder_k.module[1](teacher.backbone(im_k))[0], dim=1)
+            teacher.momentum_encoder.module[1](teacher.backbone(im_k))[0],
+            dim=1)
     torch.testing.assert_close(pos, (q * k).sum(1))
-    torch.testing.assert_close(neg, q @ own_queue)
+    torch.testing.assert_close(neg, q @ own_queue.t())
     torch.testing.assert_close(t_pos, (q_t * k_t).sum(1))
     torch.testing.assert_close(t_neg, q_t @ teacher_queue.t())
     if negatives == 'teacher':
@@ -276,9 +277,9 @@ def test_logits_built_over_the_same_negatives(teacher_file, negatives):
         torch.testing.assert_close(s_pos, pos)
         torch.testing.assert_close(s_neg, neg)
     # Both queues advance by the batch: the teacher's with its own keys.
-    torch.testing.assert_close(model.teacher_queue.keys[ptr:ptr + 4], k_t)
-    assert int(model.teacher_queue.ptr) == ptr + 4
-    torch.testing.assert_close(model.queue[:, :4].t(), k)
+    torch.testing.assert_close(model.teacher.queue.keys[ptr:ptr + 4], k_t)
+    assert int(model.teacher.queue.ptr) == ptr + 4
+    torch.testing.assert_close(model.queue.keys[:4], k)
 
 
 @pytest.mark.parametrize('negatives', ['teacher', 'own'])
@@ -289,11 +290,11 @@ def test_kl_is_zero_when_student_is_the_teacher(teacher_file, negatives):
     missing, unexpected = model.load_state_dict(
         stage_a.state_dict(), strict=False)
     assert not unexpected
-    assert model._shared_teacher_backbone
+    assert model.teacher.shared_backbone
     # The teacher's key encoder does not move: neither may the student's
     # (its BN statistics are still copied from the query backbone, as the
     # teacher's shared backbone uses them).
-    model.encoder_k.momentum = 0.0
+    model.momentum_encoder.momentum = 0.0
     model.eval()
     losses = model.loss(views(3), None)
     assert losses['loss_distill'].item() == pytest.approx(0, abs=1e-5)
@@ -306,26 +307,26 @@ def test_kl_is_zero_when_student_is_the_teacher(teacher_file, negatives):
 def test_teacher_is_frozen_and_not_saved(teacher_file):
     path, stage_a = teacher_file
     model = build_student(path, teacher_fold_bn=False)
-    teacher_tensors = {
-        k: v.clone() for k, v in model.teacher.state_dict().items()}
+    teacher = model.teacher.model
+    teacher_tensors = {k: v.clone() for k, v in teacher.state_dict().items()}
     assert not list(model.teacher.parameters())
-    teacher_ids = {id(t) for t in model.teacher.buffers()}
+    teacher_ids = {id(t) for t in teacher.buffers()}
     assert not teacher_ids & {id(p) for p in model.parameters()}
     for name, value in stage_a.state_dict().items():
         torch.testing.assert_close(
-            model.teacher.state_dict()[name], value, rtol=0, atol=0)
+            teacher.state_dict()[name], value, rtol=0, atol=0)
 
     model.train()
     assert not any(m.training for m in model.teacher.modules())
     backbone_before = model.backbone.conv1.weight.clone()
     sgd_steps(model, steps=2)
     assert not torch.equal(model.backbone.conv1.weight, backbone_before)
-    for name, value in model.teacher.state_dict().items():
+    for name, value in teacher.state_dict().items():
         assert torch.equal(value, teacher_tensors[name]), name
 
     state = model.state_dict()
-    assert not [k for k in state if k.startswith('teacher.')]
-    assert {'teacher_queue.keys', 'teacher_queue.ptr'} <= set(state)
+    assert [k for k in state if k.startswith('teacher.')] == [
+        'teacher.queue.keys', 'teacher.queue.ptr']
     # A fresh model resumes from it exactly (strict: no teacher keys needed).
     fresh = build_student(path)
     fresh.load_state_dict(state, strict=True)
@@ -333,7 +334,7 @@ def test_teacher_is_frozen_and_not_saved(teacher_file):
         assert torch.equal(value, state[name]), name
     # The epoch-end buffer sync skips the teacher's frozen weights.
     synced = {id(b) for b in _synced_buffers(model)}
-    assert id(model.teacher_queue.keys) in synced
+    assert id(model.teacher.queue.keys) in synced
     assert not synced & teacher_ids
 
 
@@ -341,19 +342,20 @@ def test_unshared_teacher_backbones_are_both_used(teacher_file, tmp_path):
     """A MoCo teacher whose key backbone differs runs both backbones."""
     _, stage_a = teacher_file
     state = copy.deepcopy(stage_a.state_dict())
-    state['encoder_k.module.0.conv1.weight'] += 0.5
+    state['momentum_encoder.module.0.conv1.weight'] += 0.5
     path = tmp_path / 'moco.pth'
     torch.save(dict(state_dict=state), path)
     model = build_student(str(path))
-    assert not model._shared_teacher_backbone
+    assert not model.teacher.shared_backbone
     model.eval()
     recorder = Recorder(model.head)
     im_q, im_k = views(2)
     model.loss([im_q, im_k], None)
     t_pos = recorder.calls[0][4]
+    teacher = model.teacher.model
     with torch.no_grad():
-        q_t = F.normalize(model.teacher.neck(model.teacher.backbone(im_q))[0])
-        k_t = F.normalize(model.teacher.encoder_k(im_k)[0])
+        q_t = F.normalize(teacher.neck(teacher.backbone(im_q))[0])
+        k_t = F.normalize(teacher.momentum_encoder(im_k)[0])
     torch.testing.assert_close(t_pos, (q_t * k_t).sum(1))
 
 
@@ -379,7 +381,7 @@ def test_student_errors(teacher_file, tmp_path):
         neck=dict(type='GraVISNeck', in_channels=32, hid_channels=8,
                   out_channels=8),
         head=dict(type='GraVISHead'))
-    with pytest.raises(TypeError, match='no encoder_k, queue'):
+    with pytest.raises(TypeError, match='no momentum_encoder, queue'):
         MODELS.build(student_cfg(path, teacher=gravis))
 
     missing = str(tmp_path / 'absent.pth')
@@ -407,16 +409,14 @@ def test_folded_channels_last_teacher_gives_the_same_embeddings(teacher_file):
         path, teacher_fold_bn=False, teacher_channels_last=False)
     assert not any(
         isinstance(m, torch.nn.BatchNorm2d)
-        for m in fast.teacher.backbone.modules())
-    assert fast.teacher.backbone.conv1.weight.is_contiguous(
+        for m in fast.teacher.model.backbone.modules())
+    assert fast.teacher.model.backbone.conv1.weight.is_contiguous(
         memory_format=torch.channels_last)
     im_q, im_k = views(7)
-    for a, b in zip(fast._teacher_embeddings(im_q, im_k),
-                    plain._teacher_embeddings(im_q, im_k)):
+    for a, b in zip(fast.teacher(im_q, im_k), plain.teacher(im_q, im_k)):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     # Loading again rebuilds the teacher from the checkpoint.
     fast.load_teacher()
     assert not list(fast.teacher.parameters())
-    for a, b in zip(fast._teacher_embeddings(im_q, im_k),
-                    plain._teacher_embeddings(im_q, im_k)):
+    for a, b in zip(fast.teacher(im_q, im_k), plain.teacher(im_q, im_k)):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

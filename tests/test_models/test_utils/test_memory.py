@@ -13,8 +13,13 @@ def test_uniform_init_range_and_normal_init():
     bound = 1 / math.sqrt(12 / 3)
     assert mem.keys.abs().max() <= bound
     assert mem.keys.abs().max() > 0.9 * bound
+    state = torch.get_rng_state()
     normal = KeyMemory(10, 4, 'normal')
     torch.testing.assert_close(normal.keys.norm(dim=1), torch.ones(10))
+    # MoCo's draw: a (dim, size) queue normalised along dim, transposed.
+    torch.set_rng_state(state)
+    moco = torch.nn.functional.normalize(torch.randn(4, 10), dim=0)
+    assert torch.equal(normal.keys, moco.t())
     with pytest.raises(ValueError, match='init'):
         KeyMemory(4, 2, 'zeros')
 

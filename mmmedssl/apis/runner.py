@@ -33,6 +33,7 @@ def sanitize_dataloaders(cfg: Config,
         loader = cfg.get(name)
         if not isinstance(loader, dict):
             continue
+        _drop_function_scopes(loader)
         loader.setdefault('collate_fn', dict(type='default_collate'))
         workers = loader.get('num_workers', 0)
         loader.setdefault('persistent_workers', workers > 0)
@@ -41,6 +42,17 @@ def sanitize_dataloaders(cfg: Config,
             loader['pin_memory'] = False
         if no_persistent_workers or workers == 0:
             loader['persistent_workers'] = False
+
+
+def _drop_function_scopes(loader: dict) -> None:
+    """A config that inherits ``mmmedssl::...`` gets ``_scope_`` in every
+    dict with a ``type``. mmengine builds ``collate_fn`` and
+    ``worker_init_fn`` as plain functions and passes the other keys as
+    arguments, so ``_scope_`` would reach ``default_collate`` /
+    ``seed_worker`` as a keyword; the scope means nothing for a function."""
+    for key in ('collate_fn', 'worker_init_fn'):
+        if isinstance(loader.get(key), dict):
+            loader[key].pop('_scope_', None)
 
 
 # The default hooks mmengine's Runner adds by itself.
@@ -91,6 +103,9 @@ def build_runner(cfg: Config) -> Runner:
     register_all_modules(init_default_scope=False)
     if cfg.get('default_scope') is not None:
         init_default_scope(cfg.default_scope)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if isinstance(cfg.get(name), dict):
+            _drop_function_scopes(cfg[name])
     cfg = prepare_launcher(cfg)
     drop_disabled_hooks(cfg)
     fall_back_to_fp32_without_cuda(cfg)

@@ -282,3 +282,24 @@ def test_make_demo_volumes(tmp_path):
     scan = sitk.ReadImage(written['scans'][0])
     assert scan.GetSize() == make_demo_volumes.SCAN_SHAPE
     assert scan.GetSpacing() == pytest.approx(make_demo_volumes.SCAN_SPACING)
+
+
+def test_flat_folder_of_nifti_scans(tmp_path):
+    """Any CT folder (--flat): NIfTI scans anywhere below --data-root."""
+    root = tmp_path / 'my_ct'
+    (root / 'patient1').mkdir(parents=True)
+    (root / 'patient2' / 'visit1').mkdir(parents=True)
+    write_scan(root / 'patient1' / 'ct.nii.gz', (20, 32, 32),
+               (1.25, 1.25, 2.), 0)
+    write_scan(root / 'patient2' / 'visit1' / 'scan.nii.gz', (20, 32, 32),
+               (1.25, 1.25, 2.), 4)
+    out = tmp_path / 'pairs'
+    summary = convert(root, out, '--flat', '--pairs-per-scan', '2')
+    assert summary['scans'] == 2 and summary['pairs'] == 4
+    files = (out / 'index.txt').read_text().split()
+    assert sorted(files) == sorted(
+        [f'ct_img_{i}.npy' for i in range(2)] +
+        [f'scan_img_{i}.npy' for i in range(2)])
+    assert np.load(out / files[0]).shape == (2, *OUT)
+    with pytest.raises(SystemExit, match='no scan .* below'):
+        convert(tmp_path / 'pairs', tmp_path / 'x', '--flat')

@@ -85,6 +85,10 @@ def parse_args(argv=None):
     parser.add_argument('--out-dir', required=True,
                         help='where the .npy pairs, index.txt and pairs.csv '
                         'go')
+    parser.add_argument('--flat', action='store_true',
+                        help='any CT folder: every scan below --data-root '
+                        '(recursively) instead of LUNA16\'s subset<k> '
+                        'folders; pairs go straight into --out-dir')
     parser.add_argument('--subsets', type=int, nargs='+',
                         default=[0, 1, 2, 3, 4, 5, 6],
                         help='subset numbers to convert (the released '
@@ -167,15 +171,18 @@ def scan_name(path: str) -> str:
     return name[:-len(suffix)] if suffix else name
 
 
-def find_scans(data_root, subsets, scan_list=None):
-    """``[(subset, path)]`` of the scans to convert, sorted."""
-    wanted = None
-    if scan_list:
-        with open(scan_list, encoding='utf-8') as f:
-            wanted = {line.strip() for line in f if line.strip()}
-        if not wanted:
-            raise ValueError(f'--scan-list {scan_list}: no series UID.')
-    scans, found = [], set()
+def _scan_files(data_root, subsets):
+    """``(subset, path)`` of every scan file: in ``subset<k>`` folders, or
+    with ``subsets=None`` anywhere below ``data_root`` (subset None)."""
+    if subsets is None:
+        if not osp.isdir(data_root):
+            raise OSError(f'--data-root {data_root} is not a folder.')
+        for folder, dirs, files in sorted(os.walk(data_root)):
+            dirs.sort()
+            for name in sorted(files):
+                if name.lower().endswith(SCAN_SUFFIXES):
+                    yield None, osp.join(folder, name)
+        return
     for subset in subsets:
         folder = osp.join(data_root, f'subset{subset}')
         if not osp.isdir(folder):
@@ -183,13 +190,26 @@ def find_scans(data_root, subsets, scan_list=None):
                           f'subset {subset} skipped.')
             continue
         for name in sorted(os.listdir(folder)):
-            if not name.lower().endswith(SCAN_SUFFIXES):
-                continue
-            uid = scan_name(name)
-            if wanted is not None and uid not in wanted:
-                continue
-            found.add(uid)
-            scans.append((subset, osp.join(folder, name)))
+            if name.lower().endswith(SCAN_SUFFIXES):
+                yield subset, osp.join(folder, name)
+
+
+def find_scans(data_root, subsets, scan_list=None):
+    """``[(subset, path)]`` of the scans to convert, sorted (``subsets``
+    None: every scan below ``data_root``)."""
+    wanted = None
+    if scan_list:
+        with open(scan_list, encoding='utf-8') as f:
+            wanted = {line.strip() for line in f if line.strip()}
+        if not wanted:
+            raise ValueError(f'--scan-list {scan_list}: no series UID.')
+    scans, found = [], set()
+    for subset, path in _scan_files(data_root, subsets):
+        uid = scan_name(path)
+        if wanted is not None and uid not in wanted:
+            continue
+        found.add(uid)
+        scans.append((subset, path))
     if wanted is not None and wanted - found:
         missing = sorted(wanted - found)
         warnings.warn(
@@ -248,8 +268,8 @@ def convert_scan(job):
     rng = np.random.default_rng([args.seed, zlib.crc32(uid.encode())])
     tissue = (args.lung_hu - args.hu_range[0]) / (
         args.hu_range[1] - args.hu_range[0])
-    out_dir = osp.join(args.out_dir, f'subset{subset}')
-    os.makedirs(out_dir, exist_ok=True)
+    folder = '' if subset is None else f'subset{subset}'
+    os.makedirs(osp.join(args.out_dir, folder), exist_ok=True)
     for index in range(args.pairs_per_scan):
         try:
             pair = luna16.sample_crop_pair(
@@ -264,7 +284,7 @@ def convert_scan(job):
         crops = pair.crops
         if args.layout == 'zyx':
             crops = np.ascontiguousarray(crops.transpose(0, 3, 2, 1))
-        rel = f'subset{subset}/{uid}_img_{index}.npy'
+        rel = osp.join(folder, f'{uid}_img_{index}.npy')
         np.save(osp.join(args.out_dir, rel), crops.astype(np.float32))
         # Boxes in voxels of the resampled scan, before padding.
         boxes = [np.array(b) - np.concatenate([offset, offset])
@@ -281,14 +301,18 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.time()
     try:
-        scans = find_scans(args.data_root, args.subsets, args.scan_list)
+        scans = find_scans(args.data_root,
+                           None if args.flat else args.subsets,
+                           args.scan_list)
     except (OSError, ValueError) as e:
         raise SystemExit(f'luna_crop_pairs: {e}')
     if not scans:
         raise SystemExit(
-            f'luna_crop_pairs: no scan ({"/".join(SCAN_SUFFIXES)}) in '
-            f'subsets {args.subsets} of {args.data_root!r}; expected '
-            f'{osp.join(args.data_root, "subset0", "<uid>.mhd")} ...')
+            f'luna_crop_pairs: no scan ({"/".join(SCAN_SUFFIXES)}) '
+            + (f'below {args.data_root!r}.' if args.flat else
+               f'in subsets {args.subsets} of {args.data_root!r}; expected '
+               f'{osp.join(args.data_root, "subset0", "<uid>.mhd")} ... '
+               '(--flat: any folder of scans)'))
     os.makedirs(args.out_dir, exist_ok=True)
     print(f'luna_crop_pairs: {len(scans)} scan(s), {args.pairs_per_scan} '
           f'pairs each, {args.workers} worker(s)')

@@ -45,6 +45,8 @@ train_dataloader = dict(
         split_file='splits.csv',
         img_key='image',
         group_key='patient_id',
+        # test/ numbers its patients on its own: not a leak.
+        independent_splits=('test', ),
         split='train',
         group_sources=True,
         pipeline=[

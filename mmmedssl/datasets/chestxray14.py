@@ -12,7 +12,8 @@ from mmpretrain.datasets import BaseDataset
 
 from mmmedssl.registry import DATASETS
 from .splits import label_fraction_indices
-from .utils import check_label_fraction, check_num_classes
+from .utils import (check_label_fraction, check_num_classes,
+                    check_split_leakage)
 
 NIH_URL = 'https://nihcc.app.box.com/v/ChestXray-NIHCC'
 
@@ -409,11 +410,33 @@ class ChestXray14(BaseDataset):
         stems = self._check_listed(path,
                                    self._read_names(path, 'split list'),
                                    table, source)
+        self._check_lists_leakage(key, path, stems, table)
         if self.split in ('test', 'train_val'):
             return stems
         val = set(self.val_patients(table[s]['group'] for s in stems))
         want_val = self.split == 'val'
         return [s for s in stems if (table[s]['group'] in val) == want_val]
+
+    def _check_lists_leakage(self, key: str, path: str, stems: List[str],
+                             table: Dict[str, dict]) -> None:
+        """No patient in both the train_val and the test list (when the
+        other list is there), whichever split is read."""
+        other_key = 'train_val' if key == 'test' else 'test'
+        other = self._root_file(_LISTS[other_key])
+        if not osp.isfile(other):
+            return
+        other_stems = [_stem(e) for _, e in self._read_names(other,
+                                                            'split list')]
+        # The other list may name images that are not downloaded.
+        groups = [table[s]['group'] if s in table else _patient_of_name(s)
+                  for s in stems + other_stems]
+        names = [key] * len(stems) + [other_key] * len(other_stems)
+        lists = (path, other) if key == 'train_val' else (other, path)
+        check_split_leakage(
+            groups, names, f'ChestXray14: {lists[0]} and {lists[1]}',
+            _PATIENT_COL,
+            hint="The official lists keep each patient's images together; "
+            f'use the files from {NIH_URL}.')
 
     def val_patients(self, groups) -> List[str]:
         """The patients of ``groups`` that the train/val split puts in

@@ -3,13 +3,14 @@ import csv
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmpretrain.datasets import BaseDataset
 
 from mmmedssl.registry import DATASETS
 from .splits import label_fraction_indices
-from .utils import check_group_ids, check_label_fraction, is_int
+from .utils import (check_group_ids, check_label_fraction,
+                    check_split_leakage, is_int)
 
 
 def _as_tuple(value: Union[None, str, Sequence[str]]) -> Optional[tuple]:
@@ -59,7 +60,9 @@ class MedImageList(BaseDataset):
         group_key (str, optional): Column with the group id (lesion_id,
             patient_id, video id), stored as ``group_id`` in each sample.
         split (str | Sequence[str], optional): Keep only rows whose split is
-            one of these values. None keeps all rows.
+            one of these values. None keeps all rows. With ``group_key``, a
+            group found in two splits of the whole file is an error (a
+            leakage check naming the groups).
         split_key (str): Column with the split name. Defaults to ``'split'``.
         split_file (str, optional): A second CSV (relative to ``data_root``)
             that holds the split column, joined on ``img_key``. Use it when
@@ -74,6 +77,10 @@ class MedImageList(BaseDataset):
             ``fraction_seed``, after the split: low-label fine-tuning.
             Needs ``label_key``. Defaults to 1 (everything).
         fraction_seed (int): Defaults to 0.
+        independent_splits (Sequence[str]): Splits whose group ids are
+            numbered on their own, so that an id they share with another
+            split is not the same source (the Kermany chest X-rays' official
+            test folder): the leakage check leaves them out. Defaults to ().
         mask_key (str, optional): Column with the path of each image's
             segmentation mask, relative to ``data_root`` (or to
             ``data_prefix['seg_map_path']`` when given), stored as
@@ -96,6 +103,7 @@ class MedImageList(BaseDataset):
                  label_fraction: float = 1.0,
                  fraction_seed: int = 0,
                  mask_key: Optional[str] = None,
+                 independent_splits: Sequence[str] = (),
                  **kwargs) -> None:
         check_label_fraction(
             type(self).__name__, label_fraction, label_key is not None,
@@ -119,6 +127,7 @@ class MedImageList(BaseDataset):
         self.split = _as_tuple(split)
         self.split_key = split_key
         self.split_file = split_file
+        self.independent_splits = _as_tuple(independent_splits) or ()
         super().__init__(ann_file=ann_file, **kwargs)
 
     # ------------------------------------------------------------------
@@ -206,9 +215,13 @@ class MedImageList(BaseDataset):
         return {row[self.img_key]: row[self.split_key] for row in rows}
 
     # ------------------------------------------------------------------
+    def _annotation_rows(self) -> Tuple[List[Dict], str]:
+        """The records (dicts keyed by column) and the name of their
+        source, for messages. Subclasses with another source override it."""
+        return self._read_rows(self.ann_file), self.ann_file
+
     def load_data_list(self) -> List[dict]:
-        path = self.ann_file
-        rows = self._read_rows(path)
+        rows, path = self._annotation_rows()
         if not rows:
             raise ValueError(f'{path}: no samples.')
         self._check_key(rows, self.img_key, 'img_key', path)
@@ -232,14 +245,26 @@ class MedImageList(BaseDataset):
             else:
                 self._check_key(rows, self.split_key, 'split_key', path)
                 row_splits = [r[self.split_key] for r in rows]
+            if self.group_key is not None:
+                # On the whole file: a leak involves the splits left out.
+                check_split_leakage(
+                    [str(r[self.group_key]) for r in rows], row_splits,
+                    path if self.split_file is None else
+                    f'{path} with splits from {self.split_file}',
+                    self.group_key, self.independent_splits,
+                    hint='Fix the split, or name a split whose group ids '
+                    'are numbered separately in independent_splits.')
+            # Classes from every split, so that each split maps a name to
+            # the same index.
+            to_index = self._label_mapping(rows, path)
             kept = [r for r, s in zip(rows, row_splits) if s in self.split]
             if not kept:
                 raise ValueError(
                     f'{path}: no sample in split {list(self.split)}; the '
                     f'splits present are {sorted(set(row_splits))}.')
             rows = kept
-
-        to_index = self._label_mapping(rows, path)
+        else:
+            to_index = self._label_mapping(rows, path)
         img_prefix = self.data_prefix.get('img_path', '')
         # mmengine joins data_root only to the prefixes given, so a missing
         # mask prefix means data_root itself.

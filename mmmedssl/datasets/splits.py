@@ -134,3 +134,73 @@ def draw_groups(groups: Sequence[Hashable], fraction: float,
         return list(groups)
     count = max(1, round(fraction * len(groups)))
     return sorted(random.Random(seed).sample(list(groups), count))
+
+
+def check_split_ratios(ratios: Dict[str, float]) -> Dict[str, float]:
+    """Validate ``{split name: fraction}`` (``dict(train=0.8, val=0.2)``):
+    non-empty names, fractions >= 0 that sum to 1; returns a plain dict in
+    the given order."""
+    if not isinstance(ratios, dict) or not ratios:
+        raise ValueError('split ratios must be a non-empty dict of split '
+                         f'name -> fraction, e.g. dict(train=0.8, val=0.1, '
+                         f'test=0.1); got {ratios!r}.')
+    for name, ratio in ratios.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f'split ratios {ratios!r}: split name {name!r} '
+                             'is not a non-empty string.')
+        if (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
+                or not 0 <= ratio <= 1):
+            raise ValueError(f'split ratios {ratios!r}: the fraction of '
+                             f'{name!r} must be a number in [0, 1], got '
+                             f'{ratio!r}.')
+    total = sum(ratios.values())
+    if abs(total - 1) > 1e-6:
+        raise ValueError(f'split ratios {ratios!r} sum to {total:g}; they '
+                         'must sum to 1.')
+    return dict(ratios)
+
+
+def _split_counts(num_groups: int, ratios: Dict[str, float]) -> List[int]:
+    """Groups per split: largest remainders, then every split with a
+    positive fraction gets a group when there are enough, taken from the
+    largest split."""
+    exact = [r * num_groups for r in ratios.values()]
+    counts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(exact)),
+                          key=lambda i: (counts[i] - exact[i], i))
+    for i in by_remainder[:num_groups - sum(counts)]:
+        counts[i] += 1
+    wanted = [i for i, r in enumerate(ratios.values()) if r > 0]
+    if num_groups >= len(wanted):
+        for i in wanted:
+            if counts[i] == 0:
+                counts[max(range(len(counts)), key=counts.__getitem__)] -= 1
+                counts[i] = 1
+    return counts
+
+
+def split_by_ratios(groups: Sequence[Hashable], ratios: Dict[str, float],
+                    seed: int = 0) -> List[str]:
+    """The split of each sample, made by group: the distinct groups
+    (lesions, patients, videos; one per sample for ungrouped data) are
+    shared out by ``ratios`` (``dict(train=0.8, val=0.1, test=0.1)``), so
+    the fractions are of groups, not images, and no group is in two splits.
+
+    The groups are sorted by ``str`` and shuffled with ``seed``, so the
+    split depends only on the seed and the set of groups, not on the order
+    of the samples. Counts are rounded by largest remainder, and every split
+    with a positive fraction gets at least one group when there are enough.
+
+    Returns:
+        list[str]: the split name of each element of ``groups``.
+    """
+    ratios = check_split_ratios(ratios)
+    order = sorted(set(groups), key=str)
+    random.Random(seed).shuffle(order)
+    split_of = {}
+    start = 0
+    for name, count in zip(ratios, _split_counts(len(order), ratios)):
+        for group in order[start:start + count]:
+            split_of[group] = name
+        start += count
+    return [split_of[group] for group in groups]

@@ -94,3 +94,74 @@ def with_default_classes(metainfo, classes, default: Sequence[str]) -> dict:
     if classes is None and 'classes' not in metainfo:
         metainfo['classes'] = tuple(default)
     return metainfo
+
+
+def check_split_leakage(group_ids: Sequence[str],
+                        splits: Sequence[str],
+                        source: str,
+                        group_key: str,
+                        independent_splits: Sequence[str] = (),
+                        hint: str = '') -> None:
+    """Raise when a group (lesion, patient, video) has images in two or more
+    splits: evaluation would then see sources that training saw. Names the
+    first few such groups and their splits.
+
+    Empty group ids are not a group and are skipped. Splits named in
+    ``independent_splits`` number their groups on their own (an official
+    test set whose ids were assigned separately), so they are left out.
+    ``hint`` ends the message (how to fix it for this dataset)."""
+    skipped = set(independent_splits)
+    splits_of = {}
+    for group, split in zip(group_ids, splits):
+        if split in skipped or not str(group).strip():
+            continue
+        splits_of.setdefault(group, set()).add(split)
+    leaked = [(group, sorted(names)) for group, names in splits_of.items()
+              if len(names) > 1]
+    if not leaked:
+        return
+    shown = ', '.join(f'{group!r} in {names}' for group, names in leaked[:5])
+    more = f' and {len(leaked) - 5} more' if len(leaked) > 5 else ''
+    raise ValueError(
+        f'{source}: {len(leaked)} group(s) of {group_key!r} are in more than '
+        f'one split: {shown}{more}. All images of a group must be in one '
+        'split, or evaluation sees the sources that training saw.' +
+        (f' {hint}' if hint else ''))
+
+
+# The argument that gives each dataset type its labels, and its default.
+_LABEL_ARGUMENTS = {
+    'MedImageList': ('label_key', None, 'label_key=COLUMN'),
+    'MedImageFolder': ('label_from', None, "label_from='parent'"),
+    'ChestXray14': ('with_label', True, 'with_label=True'),
+    'ISIC2017': ('with_label', True, 'with_label=True'),
+    'SurgicalVideoFrames': ('with_label', True, 'with_label=True'),
+}
+
+
+def missing_label_argument(dataset_cfg) -> Optional[str]:
+    """What to set for the dataset that config dict ``dataset_cfg`` builds
+    to have labels (``'label_key=COLUMN'``...) when its arguments say it has
+    none; None when it is labelled or of a type not known here. Looks
+    through wrappers (``dataset=``, ``datasets=``), so that tools needing
+    labels can say so before building anything."""
+    if not isinstance(dataset_cfg, dict):
+        return None
+    if isinstance(dataset_cfg.get('dataset'), dict):
+        return missing_label_argument(dataset_cfg['dataset'])
+    if isinstance(dataset_cfg.get('datasets'), (list, tuple)):
+        for inner in dataset_cfg['datasets']:
+            missing = missing_label_argument(inner)
+            if missing:
+                return missing
+        return None
+    kind = dataset_cfg.get('type')
+    kind = getattr(kind, '__name__', kind)
+    if not isinstance(kind, str):
+        return None
+    known = _LABEL_ARGUMENTS.get(kind.split('.')[-1])
+    if known is None:
+        return None
+    key, default, setting = known
+    value = dataset_cfg.get(key, default)
+    return setting if value is None or value is False else None

@@ -313,16 +313,23 @@ def load_labelled_split(cfg: Config, split: str) -> LabelledSplit:
     from mmmedssl.registry import DATASETS
     loader = cfg.get('test_dataloader')
     dataset_cfg = loader.get('dataset') if isinstance(loader, dict) else None
+    if dataset_cfg is None:
+        raise ValueError(
+            f'{cfg.filename} has no test_dataloader: the data has no labels '
+            'to probe, and the linear probe needs labelled splits (a '
+            'test_dataloader.dataset with split=... and labels).')
     if not isinstance(dataset_cfg, dict) or 'split' not in dataset_cfg:
         raise ValueError(
             f'{cfg.filename}: test_dataloader.dataset has no `split` key; the '
             'linear probe builds its train/val/test sets by overriding it '
             '(expected a dataset such as MedImageList with split=...).')
     if dataset_cfg.get('label_key') is None and \
+            dataset_cfg.get('label_from') is None and \
             dataset_cfg.get('type') != 'ChestXray14':
         raise ValueError(
-            f'{cfg.filename}: test_dataloader.dataset has no label_key: the '
-            'data has no labels, and the linear probe needs labelled splits.')
+            f'{cfg.filename}: test_dataloader.dataset has no label_key '
+            "(label_from='parent' for MedImageFolder): the data has no "
+            'labels, and the linear probe needs labelled splits.')
     dataset_cfg = dict(copy.deepcopy(dataset_cfg), split=split)
     try:
         with DefaultScope.overwrite_default_scope(

@@ -541,3 +541,19 @@ def test_label_fraction_draws_whole_patients(tmp_path):
         build(label_fraction=0)
     with pytest.raises(ValueError, match='needs with_label=True'):
         build(label_fraction=0.5, with_label=False)
+
+
+def test_patient_in_both_official_lists_is_an_error(nih_root):
+    # Patient 10 is in test_list.txt; put one of its images in train_val.
+    with open(nih_root / 'train_val_list.txt', 'a') as f:
+        f.write('00000010_000.png\n')
+    with open(nih_root / 'test_list.txt', 'w') as f:
+        f.write('00000010_001.png\n00000011_000.png\n')
+    for split in ('train', 'test', 'train_val'):
+        with pytest.raises(ValueError, match=r"train_val_list.txt and .*"
+                           r"test_list.txt: 1 group\(s\) of 'Patient ID' "
+                           r"are in more than one split: '10' in "
+                           r"\['test', 'train_val'\]"):
+            ChestXray14(data_root=str(nih_root), split=split)
+    # 'all' reads no list.
+    assert len(ChestXray14(data_root=str(nih_root), split='all')) == 15

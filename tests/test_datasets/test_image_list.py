@@ -141,9 +141,10 @@ GROUPED = '''image,label,lesion_id,split
 a.png,nv,L2,train
 b.png,mel,L1,train
 c.png,nv,L2,train
-d.png,mel,L3,val
+d.png,mel,L3,train
 e.png,mel,L1,train
 f.png,bkl,L3,train
+g.png,nv,L4,val
 '''
 
 
@@ -153,14 +154,15 @@ def test_group_sources_one_sample_per_group(tmp_path):
                       data_prefix='imgs', group_key='lesion_id',
                       group_sources=True)
     # Order of first appearance; paths in file order.
-    assert len(ds) == 3
-    infos = [ds.get_data_info(i) for i in range(3)]
-    assert [i['group_id'] for i in infos] == ['L2', 'L1', 'L3']
+    assert len(ds) == 4
+    infos = [ds.get_data_info(i) for i in range(4)]
+    assert [i['group_id'] for i in infos] == ['L2', 'L1', 'L3', 'L4']
     assert [[p.split('/')[-1] for p in i['img_paths']] for i in infos] == [
-        ['a.png', 'c.png'], ['b.png', 'e.png'], ['d.png', 'f.png']]
+        ['a.png', 'c.png'], ['b.png', 'e.png'], ['d.png', 'f.png'],
+        ['g.png']]
     assert infos[0]['img_paths'][0] == str(tmp_path / 'imgs' / 'a.png')
     assert 'img_path' not in infos[0]
-    assert 'Grouped sources (lesion_id): \t3 groups of 6 images' in repr(ds)
+    assert 'Grouped sources (lesion_id): \t4 groups of 7 images' in repr(ds)
     # With labels, L3 disagrees (mel vs bkl): the error names the group,
     # its images and their labels.
     with pytest.raises(ValueError) as err:
@@ -173,8 +175,9 @@ def test_group_sources_one_sample_per_group(tmp_path):
 
 
 def test_group_sources_labels_and_split_before_grouping(tmp_path):
-    _write(tmp_path, 'ann.csv', GROUPED)
-    # Keeping only train drops d.png, so L3 no longer disagrees.
+    # f.png (bkl) is the only image of L3 left in train; d.png is in test.
+    _write(tmp_path, 'ann.csv', GROUPED.replace('d.png,mel,L3,train',
+                                                'd.png,mel,L5,test'))
     ds = MedImageList(ann_file='ann.csv', data_root=str(tmp_path),
                       label_key='label', group_key='lesion_id',
                       group_sources=True, split='train')
@@ -188,7 +191,7 @@ def test_group_sources_labels_and_split_before_grouping(tmp_path):
     ds = MedImageList(ann_file='ann.csv', data_root=str(tmp_path),
                       group_key='lesion_id', group_sources=True, split='val')
     assert len(ds) == 1
-    assert ds.get_data_info(0)['img_paths'][0].endswith('d.png')
+    assert ds.get_data_info(0)['img_paths'][0].endswith('g.png')
     assert 'gt_label' not in ds.get_data_info(0)
 
 

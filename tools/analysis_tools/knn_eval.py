@@ -17,6 +17,7 @@ from mmengine.config import DictAction
 
 from mmmedssl.downstream import (evaluate_knn, format_table,
                                  load_tool_config_from_args, write_json)
+from mmmedssl.downstream.knn import check_knn_config
 
 
 def parse_args(argv=None):
@@ -35,6 +36,10 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg, checkpoint, work_dir = load_tool_config_from_args(args, 'knn_eval')
+    try:
+        check_knn_config(cfg)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     random_init = evaluate_knn(cfg, None, work_dir)
     pretrained = evaluate_knn(cfg, checkpoint, work_dir)
     print(f'\nkNN accuracy on the test split of {args.config}\n'

@@ -29,7 +29,10 @@ common = dict(
     img_key='image',
     label_key='label_idx',  # NORMAL=0, PNEUMONIA=1
     classes=('NORMAL', 'PNEUMONIA'),
-    group_key='patient_id')  # 'personN' / 'IM-NNNN'
+    group_key='patient_id',  # 'personN' / 'IM-NNNN'
+    # The official test/ folder numbers its patients on its own, so a
+    # patient_id it shares with train/ is not a leak.
+    independent_splits=('test', ))
 
 train_dataloader = dict(
     batch_size=64,

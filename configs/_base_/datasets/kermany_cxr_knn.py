@@ -30,6 +30,9 @@ val_dataloader = dict(
         label_key='label_idx',  # NORMAL=0, PNEUMONIA=1
         classes=('NORMAL', 'PNEUMONIA'),
         group_key='patient_id',  # 'personN' / 'IM-NNNN'
+        # The official test/ folder numbers its patients on its own, so a
+        # patient_id it shares with train/ is not a leak.
+        independent_splits=('test', ),
         split='val',
         pipeline=knn_pipeline))
 # Neighbours from the query's own patient are ignored.

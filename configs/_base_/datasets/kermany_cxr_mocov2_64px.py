@@ -36,6 +36,8 @@ train_dataloader = dict(
         split_file='splits.csv',
         img_key='image',
         group_key='patient_id',
+        # test/ numbers its patients on its own: not a leak.
+        independent_splits=('test', ),
         split='train',
         pipeline=[
             dict(type='LoadImageFromFile'),

@@ -63,6 +63,8 @@ train_dataloader = dict(
         split_file='splits.csv',
         img_key='image',
         group_key='patient_id',
+        # test/ numbers its patients on its own: not a leak.
+        independent_splits=('test', ),
         split='train',
         pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=eval_pipeline))

@@ -3,6 +3,7 @@ from .augment import (MedColorJitter, MedCutout, MedGaussianBlur,
                       MedRandomGrayscale, MedRandomRotation)
 from .formatting import PackMedInputs, to_channel_first_tensor
 from .loading import LoadSourceImages
+from .medical_image import LoadMedImage, apply_window
 from .pcrl import PCRLViews, RandomFlipRot90
 from .segmentation import (LoadMedSegMap, MedSegRandomCrop, MedSegRandomFlip,
                            MedSegRandomResizedCrop)
@@ -21,6 +22,7 @@ __all__ += [
     'HUWindow', 'LoadVolume', 'read_volume', 'resample_volume',
     'InOutPainting', 'LocalPixelShuffle', 'TorchIOTransform'
 ]
+__all__ += ['LoadMedImage', 'apply_window']
 __all__ += [
     'LoadMedSegMap', 'MedSegRandomCrop', 'MedSegRandomFlip',
     'MedSegRandomResizedCrop'

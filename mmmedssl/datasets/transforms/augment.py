@@ -186,6 +186,8 @@ class MedColorJitter(BaseTransform):
     backend; ~1.8 ms with ``backend='cv2'``).
 
     Wrap it in ``RandomApply`` for a probability; GraVIS applies it always.
+    On 1-channel images (``(H, W)`` or ``(H, W, 1)``) only brightness and
+    contrast work: a non-zero ``saturation`` or ``hue`` is an error there.
 
     Args:
         brightness (float | tuple[float, float]): Defaults to 0 (off).
@@ -230,6 +232,15 @@ class MedColorJitter(BaseTransform):
         img = results['img']
         _check_uint8_image(type(self).__name__, img)
         img = np.ascontiguousarray(img)
+        if not _is_colour(img) and (self.saturation is not None
+                                    or self.hue is not None):
+            # A grey pipeline configured with colour jitter is a mistake
+            # (copied from a photo recipe) that would silently do nothing.
+            raise ValueError(
+                f'{type(self).__name__}: saturation/hue jitter needs a '
+                f'3-channel image, got shape {img.shape} (grey); set '
+                'saturation=0 and hue=0 for 1-channel pipelines, or load '
+                'the images with 3 channels.')
         order, factors = self._rand_params()
         # Saturation and hue leave grey pixels unchanged: skip them for grey
         # images stored in 3 channels (X-rays loaded as colour), exactly.

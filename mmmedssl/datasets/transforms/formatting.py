@@ -9,11 +9,44 @@ from mmpretrain.structures import DataSample
 from mmmedssl.registry import TRANSFORMS
 
 
+# A 2D image is H x W x C; a first axis this small with a larger last axis
+# is a channel-first (C, H, W) array, which 2D transforms (cv2/mmcv) would
+# read as C rows of W channels.
+_MAX_CHANNEL_FIRST = 4
+
+
+def looks_channel_first(shape) -> bool:
+    """Whether a 3-axis 2D image shape looks like ``(C, H, W)`` with a
+    small ``C`` (<= 4) rather than ``(H, W, C)``."""
+    return (len(shape) == 3 and shape[0] <= _MAX_CHANNEL_FIRST
+            and shape[2] > _MAX_CHANNEL_FIRST)
+
+
+def check_channel_last(owner: str, img) -> None:
+    """Raise a ValueError naming ``owner`` unless ``img`` (a numpy 2D image)
+    is ``(H, W)`` or ``(H, W, C)``; tensors and other types pass."""
+    if not isinstance(img, np.ndarray):
+        return
+    if img.ndim not in (2, 3):
+        raise ValueError(
+            f'{owner}: expected a 2D image, (H, W) or (H, W, C), got shape '
+            f'{img.shape}. Volumes belong in 3D pipelines (spatial_dims=3).')
+    if looks_channel_first(img.shape):
+        raise ValueError(
+            f'{owner}: a 2D image of shape {img.shape} looks channel-first '
+            '(C, H, W); 2D transforms read the first axis as the height and '
+            'the last as the channels, which would silently give '
+            f'{img.shape[2]} channels. Load 2D files with LoadMedImage '
+            '(H x W x C), not LoadVolume.')
+
+
 def to_channel_first_tensor(img, spatial_dims: int) -> torch.Tensor:
     """Convert one image or volume to a ``(C, *spatial)`` tensor.
 
     - 2D arrays: ``(H, W)`` -> ``(1, H, W)``; ``(H, W, C)`` -> ``(C, H, W)``
-      (the layout of cv2/mmcv images).
+      (the layout of cv2/mmcv images); a 2D array that looks channel-first
+      (``(C, H, W)``, ``C <= 4 < W``) is an error, see
+      :func:`check_channel_last`.
     - 3D arrays: ``(D, H, W)`` -> ``(1, D, H, W)``; ``(C, D, H, W)`` kept.
     - Tensors are taken as channel-first already; a missing channel axis is
       added.
@@ -23,6 +56,9 @@ def to_channel_first_tensor(img, spatial_dims: int) -> torch.Tensor:
         if tensor.dim() == spatial_dims:
             tensor = tensor.unsqueeze(0)
     elif isinstance(img, np.ndarray):
+        if spatial_dims == 2:
+            check_channel_last(f'PackMedInputs(spatial_dims={spatial_dims})',
+                               img)
         if img.ndim == spatial_dims:
             img = img[None]
         elif spatial_dims == 2 and img.ndim == 3:

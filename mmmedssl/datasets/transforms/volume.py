@@ -32,6 +32,9 @@ NIFTI_SUFFIXES = ('.nii.gz', '.nii')
 ITK_SUFFIXES = ('.mhd', '.mha', '.nrrd', '.nhdr')
 NUMPY_SUFFIXES = ('.npy', )
 VOLUME_SUFFIXES = NIFTI_SUFFIXES + ITK_SUFFIXES + NUMPY_SUFFIXES
+# Files LoadMedImage reads: named in the error LoadVolume gives for them.
+_IMAGE_2D_SUFFIXES = ('.dcm', '.dicom', '.png', '.jpg', '.jpeg', '.bmp',
+                      '.tif', '.tiff')
 
 
 def volume_suffix(path: str) -> Optional[str]:
@@ -100,9 +103,13 @@ def _read_any(path: str) -> Tuple[np.ndarray, Spacing]:
         return _read_itk(path)
     if suffix in NUMPY_SUFFIXES:
         return np.load(path, allow_pickle=False), None
+    hint = ''
+    if path.lower().endswith(_IMAGE_2D_SUFFIXES):
+        hint = ('; this is a 2D file: load it with LoadMedImage (or '
+                'LoadImageFromFile), a 2D DICOM file is not a series')
     raise ValueError(
         f'unknown suffix; expected one of {list(VOLUME_SUFFIXES)} or a '
-        'DICOM series directory')
+        f'DICOM series directory{hint}')
 
 
 def _read_nifti(path: str) -> Tuple[np.ndarray, Spacing]:
@@ -301,6 +308,19 @@ def _spatial_shape(array: np.ndarray) -> tuple:
     return tuple(array.shape[1:]) if array.ndim == 4 else tuple(array.shape)
 
 
+def _check_not_2d(path, array: np.ndarray) -> None:
+    """A 2D image read as a volume would reach 2D transforms as a
+    ``(1, H, W)`` array, whose 1 they read as the height (and ``W`` as the
+    channel count): refuse it by name instead."""
+    spatial = _spatial_shape(array)
+    if array.ndim < 3 or spatial[0] == 1:
+        raise ValueError(
+            f'LoadVolume: {str(path)!r} holds a 2D image (array shape '
+            f'{tuple(array.shape)}, spatial shape {spatial}), not a volume; '
+            'load 2D files with LoadMedImage, which gives an H x W x C '
+            'image for the 2D transforms.')
+
+
 @TRANSFORMS.register_module()
 class LoadVolume(BaseTransform):
     """Load a 3D volume from ``results['img_path']``.
@@ -312,7 +332,9 @@ class LoadVolume(BaseTransform):
     ``InstanceNumber``; ``RescaleSlope``/``RescaleIntercept`` applied).
     See :func:`read_volume` and the module docstring for the axis order:
     medical files give ``(D, H, W) = (z, y, x)``, ``.npy`` arrays are kept
-    as saved (4D = channel-first). Local files only.
+    as saved (4D = channel-first). Local files only. A 2D image (a 2D
+    array, or a single slice: NIfTI ``(x, y, 1)``, a DICOM directory with
+    one file) is an error that points to ``LoadMedImage``.
 
     Required Keys:
 
@@ -340,6 +362,7 @@ class LoadVolume(BaseTransform):
                            f'are {sorted(results)}.')
         path = results['img_path']
         array, spacing = _read_or_explain('LoadVolume', path)
+        _check_not_2d(path, array)
         if self.dtype is not None:
             array = array.astype(self.dtype, copy=False)
         elif self.to_float32:

@@ -6,6 +6,15 @@ import numpy as np
 from mmcv.transforms import BaseTransform, Compose
 
 from mmmedssl.registry import TRANSFORMS
+from .formatting import check_channel_last
+
+
+def _channels(img) -> Optional[int]:
+    """Channel count of a numpy 2D image, ``(H, W)`` counting as 1; None
+    for anything else (tensors are not checked)."""
+    if isinstance(img, np.ndarray) and img.ndim in (2, 3):
+        return 1 if img.ndim == 2 else img.shape[2]
+    return None
 
 
 @TRANSFORMS.register_module()
@@ -34,6 +43,13 @@ class MedMultiView(BaseTransform):
             each view's starting image from. When None, or when the key is
             not in the results, every view starts from ``results['img']``.
             Defaults to None.
+        spatial_dims (int): 2 (default) checks the 2D images: each starting
+            image must be ``(H, W)`` or ``(H, W, C)`` (a channel-first
+            ``(C, H, W)`` array with ``C <= 4``, e.g. a 2D file read by
+            ``LoadVolume``, is an error, not ``W`` channels), and no view
+            transform may change the channel count (``(H, W)`` counts as
+            one channel, as cv2 drops a trailing axis of 1) or fail on a
+            grey image without saying which transform. 3 skips the checks.
     """
 
     def __init__(self,
@@ -42,6 +58,7 @@ class MedMultiView(BaseTransform):
                  view_meta_keys: Sequence[str] = (
                      'img_shape', 'crop_bbox', 'flip', 'flip_direction'),
                  source_images_key: Optional[str] = None,
+                 spatial_dims: int = 2,
                  ) -> None:
         if not transforms or not all(
                 isinstance(t, (list, tuple)) for t in transforms):
@@ -60,6 +77,44 @@ class MedMultiView(BaseTransform):
         self.num_views = list(num_views)
         self.view_meta_keys = tuple(view_meta_keys)
         self.source_images_key = source_images_key
+        if spatial_dims not in (2, 3):
+            raise ValueError('MedMultiView: spatial_dims must be 2 or 3, '
+                             f'got {spatial_dims}.')
+        self.spatial_dims = spatial_dims
+
+    def _run(self, pipeline: Compose, results: dict) -> Optional[dict]:
+        """``pipeline(results)``, one transform at a time so that a change
+        of channel count, or a failure on a grey image, names its
+        transform."""
+        if self.spatial_dims != 2:
+            return pipeline(results)
+        check_channel_last('MedMultiView', results.get('img'))
+        for step in pipeline.transforms:
+            before = _channels(results.get('img'))
+            try:
+                results = step(results)
+            except Exception as e:
+                if before != 1:
+                    raise
+                raise ValueError(
+                    f'MedMultiView: {step!r} failed on a 1-channel image '
+                    f'({type(e).__name__}: {e}). mmcv/mmpretrain colour '
+                    'transforms (ColorJitter, GaussianBlur, ...) need 3 '
+                    'channels: use grey-safe ones (MedColorJitter with '
+                    'brightness/contrast, MedGaussianBlur; see configs/'
+                    '_base_/datasets/grey_mocov2.py) or load with '
+                    'LoadMedImage(channels=3).') from e
+            if results is None:
+                return None
+            after = _channels(results.get('img'))
+            if before is not None and after is not None and after != before:
+                raise ValueError(
+                    f'MedMultiView: {step!r} changed the channel count from '
+                    f'{before} to {after}; views must keep the channels of '
+                    'the loaded image (choose them when loading, e.g. '
+                    'LoadMedImage(channels=...), or use transforms that '
+                    'keep them, e.g. RandomGrayscale(keep_channels=True)).')
+        return results
 
     def _sources(self, results: dict) -> Optional[list]:
         key = self.source_images_key
@@ -87,7 +142,7 @@ class MedMultiView(BaseTransform):
         for pipeline, count in zip(self.pipelines, self.num_views):
             for _ in range(count):
                 if sources is None:
-                    out = pipeline(copy.deepcopy(results))
+                    out = self._run(pipeline, copy.deepcopy(results))
                 else:
                     index = int(np.random.randint(len(sources)))
                     img = sources[index]
@@ -96,7 +151,7 @@ class MedMultiView(BaseTransform):
                         img, np.ndarray) else copy.deepcopy(img))
                     view['img_shape'] = img.shape[:2]
                     view['ori_shape'] = img.shape[:2]
-                    out = pipeline(view)
+                    out = self._run(pipeline, view)
                 if out is None:
                     return None
                 views.append(out['img'])
@@ -112,4 +167,5 @@ class MedMultiView(BaseTransform):
         return (f'{type(self).__name__}(num_views={self.num_views}, '
                 f'view_meta_keys={self.view_meta_keys}, '
                 f'source_images_key={self.source_images_key!r}, '
+                f'spatial_dims={self.spatial_dims}, '
                 f'pipelines={self.pipelines})')

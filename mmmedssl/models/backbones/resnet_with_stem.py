@@ -20,18 +20,29 @@ class ResNetWithStem(ResNet):
     Parameters and their names are exactly those of ``ResNet``, so weights
     load into a plain ``ResNet`` (and back) unchanged.
 
+    Grey images (``LoadMedImage(channels=1)``) need ``in_channels=1``; an
+    input whose channel count differs from ``in_channels`` is an error that
+    says so (rather than a convolution shape error).
+
     Args:
         with_stem (bool): Return the stem output first. Defaults to True.
-        **kwargs: ``ResNet`` arguments; ``out_indices`` defaults to all four
-            stages.
+        **kwargs: ``ResNet`` arguments (``in_channels`` defaults to 3);
+            ``out_indices`` defaults to all four stages.
     """
 
     def __init__(self, with_stem: bool = True, **kwargs) -> None:
         kwargs.setdefault('out_indices', (0, 1, 2, 3))
         super().__init__(**kwargs)
         self.with_stem = with_stem
+        self.in_channels = kwargs.get('in_channels', 3)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'{type(self).__name__}(in_channels={self.in_channels}): '
+                f'expected (N, {self.in_channels}, H, W) inputs, got '
+                f'{tuple(x.shape)}; set the backbone\'s in_channels to the '
+                'images\' channel count (1 for LoadMedImage(channels=1)).')
         if self.deep_stem:
             x = self.stem(x)
         else:

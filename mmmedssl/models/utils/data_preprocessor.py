@@ -16,6 +16,9 @@ class MedSelfSupDataPreprocessor(BaseDataPreprocessor):
     and swaps channels only when asked to (``bgr_to_rgb`` for colour photos
     loaded by OpenCV; grey-level scans and volumes have no channel order).
 
+    Grey images kept as one channel (``LoadMedImage(channels=1)``) take
+    one ``mean`` and one ``std`` value and ``bgr_to_rgb=False``.
+
     Args:
         mean (Sequence[float], optional): Per-channel mean subtracted from the
             input, one value per channel. None skips normalisation.
@@ -70,7 +73,8 @@ class MedSelfSupDataPreprocessor(BaseDataPreprocessor):
             if batch.shape[1] != 3:
                 raise ValueError(
                     'MedSelfSupDataPreprocessor: bgr_to_rgb needs 3-channel '
-                    f'inputs, got shape {tuple(batch.shape)}.')
+                    f'inputs, got shape {tuple(batch.shape)} (set '
+                    'bgr_to_rgb=False for grey images).')
             out = batch.flip(1)
         else:
             out = batch
@@ -85,7 +89,9 @@ class MedSelfSupDataPreprocessor(BaseDataPreprocessor):
                 raise ValueError(
                     f'MedSelfSupDataPreprocessor: mean/std have '
                     f'{self.mean.numel()} values but the input has '
-                    f'{channels} channel(s) (shape {tuple(out.shape)}).')
+                    f'{channels} channel(s) (shape {tuple(out.shape)}; '
+                    'grey images take one value each, e.g. mean=[127.5], '
+                    'std=[64.]).')
             view = (1, channels) + (1, ) * (out.dim() - 2)
             out.sub_(self.mean.view(view)).div_(self.std.view(view))
         return out

@@ -14,6 +14,10 @@ default_hooks = dict(
     sync_buffers=dict(type='SyncFloatBuffersHook'),
     # Saves/restores RNG states so that --resume continues exactly.
     rng_state=dict(type='RNGStateHook'),
+    # At the end of training, exports the backbone for torchvision/timm
+    # (where they fit; mmpretrain otherwise; plain PyTorch for the 3D
+    # encoder) into WORK_DIR/exported/: docs/export.md. None disables it.
+    export_backbone=dict(type='ExportBackboneHook', targets='auto'),
 )
 
 env_cfg = dict(

@@ -26,6 +26,7 @@ Converters work on loaded checkpoints; files are read by
 from collections import OrderedDict
 from typing import Callable, List, Mapping, NamedTuple, Optional, Tuple, Union
 
+import inspect
 import torch
 
 from mmmedssl.registry import WEIGHT_CONVERTERS
@@ -303,7 +304,9 @@ def get_converter(converter: Union[str, Callable]) -> Callable:
     if callable(converter):
         return converter
     found = WEIGHT_CONVERTERS.get(converter)
-    if found is None:
+    # mmengine's Registry.get falls back to importing the name, so an
+    # installed package called like the key ('timm') would come back.
+    if found is None or not callable(found) or inspect.ismodule(found):
         raise KeyError(f'Unknown weight converter {converter!r}; registered: '
                        f'{_converter_names()}.')
     return found

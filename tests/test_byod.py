@@ -155,7 +155,7 @@ def test_ct_nifti_volumes(tmp_path):
 def test_surgical_videos(tmp_path):
     python_tool('tools/dataset_converters/make_demo_surgical_videos.py',
                 '--out', str(tmp_path / 'surgical'), '--num-videos', '2',
-                '--size', '64', '--seconds', '6', '8')
+                '--size', '64', '--seconds', '8', '10')
     work = tmp_path / 'work'
     run_recipe(_title('4.'), str(tmp_path / 'surgical' / 'videos'),
                str(work))

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from mmmedssl.utils import safe_load
-from ..conftest import (REPO_ROOT, free_port, python_tool, run_tool,
-                        tiny_config_text)
+from ..conftest import (REPO_ROOT, free_port, python_tool, run_dist_tool,
+                        run_tool, tiny_config_text)
 
 
 def _weights(path):
@@ -128,10 +128,10 @@ def test_dist_train_two_cpu_processes(tmp_path, tiny_demo_data):
             model['queue_len'] = 24
             '''))
     work_dir = str(tmp_path / 'dist')
-    run_tool(['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
-              work_dir],
-             env=dict(PYTHON=sys.executable, PORT=str(free_port()),
-                      PYTHONPATH=f'{REPO_ROOT}:{tmp_path}'))
+    run_dist_tool(['bash', 'tools/dist_train.sh', str(config), '2',
+                   '--work-dir', work_dir],
+                  env=dict(PYTHON=sys.executable, PORT=str(free_port()),
+                           PYTHONPATH=f'{REPO_ROOT}:{tmp_path}'))
     ranks = [safe_load(osp.join(work_dir, f'rank{r}.pth')) for r in (0, 1)]
     assert [r['world'] for r in ranks] == [2, 2]
     assert ranks[0]['wrapper'] == 'MedDistributedDataParallel'
@@ -216,7 +216,7 @@ def test_dist_resume_matches_uninterrupted_dist_run(tmp_path, tiny_demo_data):
             '''))
 
     def dist_train(work_dir, *options):
-        return run_tool(
+        return run_dist_tool(
             ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
              work_dir, *options],
             env=dict(PYTHON=sys.executable, PORT=str(free_port())))

@@ -23,10 +23,10 @@ and drop what is not backbone; they rename nothing.
 Converters work on loaded checkpoints; files are read by
 :func:`~mmmedssl.models.utils.weights.loading.load_weights_file`.
 """
+import inspect
 from collections import OrderedDict
 from typing import Callable, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-import inspect
 import torch
 
 from mmmedssl.registry import WEIGHT_CONVERTERS

@@ -92,8 +92,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_tool(args, env=None, timeout=300, check=True):
-    """Run a repository script with this interpreter; returns the process."""
+# A subprocess (or a wait for one) that takes longer than this has hung: the
+# bound is far above any test's normal run, so that a busy shared machine
+# (CI beside other jobs) slows tests down without failing them. Scale it with
+# MMMEDSSL_TEST_TIMEOUT_SCALE (e.g. 3 on a very slow machine).
+HANG_TIMEOUT_S = 1800
+
+
+def hang_timeout(seconds: float = HANG_TIMEOUT_S) -> float:
+    """``seconds`` (at least ``HANG_TIMEOUT_S``) times
+    ``MMMEDSSL_TEST_TIMEOUT_SCALE``: the time after which a test may declare
+    a subprocess hung. Never use a shorter bound to test speed."""
+    scale = os.environ.get('MMMEDSSL_TEST_TIMEOUT_SCALE', '1')
+    try:
+        factor = float(scale)
+    except ValueError:
+        raise ValueError('MMMEDSSL_TEST_TIMEOUT_SCALE must be a number, got '
+                         f'{scale!r}.') from None
+    return max(seconds, HANG_TIMEOUT_S) * factor
+
+
+def run_tool(args, env=None, timeout=None, check=True):
+    """Run a repository script with this interpreter; returns the process.
+
+    ``timeout`` only catches hangs: it is raised to at least
+    ``HANG_TIMEOUT_S`` and scaled (see :func:`hang_timeout`)."""
+    timeout = hang_timeout(timeout or HANG_TIMEOUT_S)
     full_env = dict(os.environ)
     full_env.pop('MMMEDSSL_TRUST_CHECKPOINTS', None)
     full_env['PYTHONPATH'] = REPO_ROOT + os.pathsep + full_env.get(
@@ -113,7 +137,7 @@ def run_tool(args, env=None, timeout=300, check=True):
     return proc
 
 
-def run_dist_tool(args, env=None, timeout=300):
+def run_dist_tool(args, env=None, timeout=None):
     """``run_tool`` for a multi-process launch: one retry when a gloo process
     aborted (SIGABRT) at teardown without a Python error, which happens now
     and then on a loaded 2-core machine after a finished run."""

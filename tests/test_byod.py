@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from .conftest import REPO_ROOT, python_tool
+from .conftest import REPO_ROOT, hang_timeout, python_tool
 
 DOC = osp.join(REPO_ROOT, 'docs', 'byod.md')
 # Appended to the commands of a tool, by script name: the recipes' sizes
@@ -29,7 +29,7 @@ TINY = {
 }
 TINY_2D = ('model.queue_len=16 '
            'train_dataloader.dataset.pipeline.1.transforms.0.0.scale=32')
-TINY_3D = 'train_dataloader.batch_size=8'
+TINY_3D = 'train_dataloader.batch_size=2'
 
 
 def recipes():
@@ -82,7 +82,7 @@ def run_recipe(title: str, data: str, work: str) -> None:
                                    '\n'.join(lines)], cwd=REPO_ROOT,
                                   env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True,
-                                  timeout=900)
+                                  timeout=hang_timeout())
             assert proc.returncode == 0, (f'{title}: exit '
                                           f'{proc.returncode}\n'
                                           f'{proc.stdout[-6000:]}')

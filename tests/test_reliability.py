@@ -13,7 +13,8 @@ import time
 import torch
 
 from mmmedssl.utils.checkpoint import safe_load
-from .conftest import REPO_ROOT, free_port, run_tool, tiny_config_text
+from .conftest import (REPO_ROOT, free_port, hang_timeout, run_tool,
+                       tiny_config_text)
 
 
 def _env():
@@ -39,13 +40,13 @@ def test_ctrl_c_exits_non_zero_and_keeps_checkpoints(tmp_path,
         [sys.executable, 'tools/train.py', config, '--work-dir', work],
         cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 600
+    deadline = time.time() + hang_timeout()
     while not osp.exists(osp.join(work, 'epoch_2.pth')):
         assert proc.poll() is None, proc.stdout.read()[-3000:]
         assert time.time() < deadline
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out = proc.communicate(timeout=600)[0]
+    out = proc.communicate(timeout=hang_timeout())[0]
     assert proc.returncode != 0, out[-3000:]
     assert 'KeyboardInterrupt' in out
     state = safe_load(osp.join(work, 'epoch_2.pth'))['state_dict']
@@ -115,3 +116,17 @@ class KillRankOneHook(Hook):
     assert proc.returncode != 0
     assert 'rank      : 1' in proc.stdout and 'SIGKILL' in proc.stdout
     assert time.time() - start < 600
+
+
+def test_every_case_in_docs_reliability_names_an_existing_test():
+    import re
+    with open(osp.join(REPO_ROOT, 'docs', 'reliability.md')) as f:
+        text = f.read()
+    refs = re.findall(r'`((?:test_[\w/]+/)?test_\w+\.py)(?:::(\w+))?`', text)
+    assert len(refs) >= 15
+    for path, name in refs:
+        full = osp.join(REPO_ROOT, 'tests', path)
+        assert osp.isfile(full), path
+        if name:
+            with open(full) as f:
+                assert f'def {name}(' in f.read(), f'{path}::{name}'

@@ -20,7 +20,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmmedssl.apis import (build_runner, sanitize_dataloaders,
                            set_default_work_dir)
 from mmmedssl.engine import find_resume_checkpoint, shutdown_distributed
-from mmmedssl.utils.checkpoint import TRUST_ENV
+from mmmedssl.utils.checkpoint import TRUST_ENV, checkpoint_problem
 
 
 def parse_args(argv=None):
@@ -117,16 +117,30 @@ def merge_args(cfg: Config, args) -> Config:
         os.environ[TRUST_ENV] = '1'
 
     if args.resume == 'auto':
+        # The newest checkpoint that loads: an empty or truncated file
+        # (named in a warning) does not stop the resume.
         found = find_resume_checkpoint(cfg.work_dir)
         cfg.resume = found is not None
         cfg.load_from = found
         if found is None:
-            print(f'--resume: no checkpoint in {cfg.work_dir}, starting '
-                  'from scratch.')
+            print(f'--resume: no loadable checkpoint in {cfg.work_dir}, '
+                  'starting from scratch.')
+        else:
+            print(f'--resume: resuming from {found}.')
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise SystemExit(f'--resume {args.resume}: no such checkpoint '
                              'file.')
+        # A named file is what the user wants: refuse a broken one rather
+        # than fall back, pointing at what would load.
+        problem = checkpoint_problem(args.resume)
+        if problem is not None:
+            newest = find_resume_checkpoint(
+                osp.dirname(osp.abspath(args.resume)))
+            hint = (f' The newest loadable checkpoint beside it is {newest} '
+                    '(or use --resume without a file).') if newest else ''
+            raise SystemExit(f'--resume {args.resume}: the checkpoint cannot '
+                             f'be loaded: {problem}.{hint}')
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg

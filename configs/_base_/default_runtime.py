@@ -12,6 +12,10 @@ default_hooks = dict(
     # end of each epoch, so every rank holds the same model; a no-op on one
     # process.
     sync_buffers=dict(type='SyncFloatBuffersHook'),
+    # Stops training at the first NaN/inf loss, before the optimizer step,
+    # and at non-finite weights, before a checkpoint of them is written.
+    # skip_nonfinite=N skips up to N such steps instead.
+    nonfinite=dict(type='NonFiniteGuardHook', skip_nonfinite=0),
     # Saves/restores RNG states so that --resume continues exactly.
     rng_state=dict(type='RNGStateHook'),
     # At the end of training, exports the backbone for torchvision/timm
@@ -36,6 +40,9 @@ log_processor = dict(
 
 log_level = 'INFO'
 load_from = None
+# Share of the model's tensors that `load_from` must fill (names and shapes
+# matching); fewer is an error. 1: all of them; 0 accepts any file.
+load_from_min_match = 1.0
 resume = False
 
 # A fixed seed by default: medical experiments are compared across runs.

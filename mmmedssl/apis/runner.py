@@ -4,9 +4,14 @@ import warnings
 
 import torch
 from mmengine.config import Config
+from mmengine.dataset import InfiniteSampler
 from mmengine.model import is_model_wrapper
+from mmengine.dist import broadcast_object_list, get_rank, get_world_size
 from mmengine.registry import RUNNERS, init_default_scope
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from mmmedssl.registry import RUNNERS as MMMEDSSL_RUNNERS
 
 
 def set_default_work_dir(cfg: Config, config_path: str,
@@ -91,6 +96,151 @@ def fall_back_to_fp32_without_cuda(cfg: Config) -> None:
         optim_wrapper.pop(key, None)
 
 
+@MMMEDSSL_RUNNERS.register_module()
+class MedSSLRunner(Runner):
+    """mmengine's Runner with guards against runs that look fine but are not.
+
+    - ``train()`` holds the work-dir lock (:class:`WorkDirLock`): a second
+      training run into a busy work dir stops with the owner's pid and host.
+      Rank 0 takes it, and every rank gets its answer. ``lock_work_dir =
+      False`` in the config switches this off.
+    - A training loader that yields no batch (a dataset smaller than a
+      ``drop_last`` batch) is an error before training starts.
+    - ``load_from`` reports matched, missing, unexpected and shape-mismatched
+      tensors and fails when fewer than ``load_from_min_match`` (a share,
+      default 1: every tensor of the model) were loaded. ``resume`` loads
+      strictly: the checkpoint of the same run must fit exactly.
+    """
+
+    _checkpoint_purpose = None
+
+    # -- one run per work dir ---------------------------------------------
+    def train(self):
+        if not self.cfg.get('lock_work_dir', True):
+            return super().train()
+        from mmmedssl.engine.work_dir_lock import WorkDirLock
+        lock = WorkDirLock(self.work_dir)
+        error = [None]
+        if get_rank() == 0:
+            try:
+                lock.acquire()
+            except Exception as err:  # the busy message goes to every rank
+                error = [f'{type(err).__name__}: {err}']
+        if get_world_size() > 1:
+            broadcast_object_list(error, src=0)
+        if error[0] is not None:
+            from mmmedssl.engine.work_dir_lock import WorkDirBusyError
+            raise WorkDirBusyError(error[0])
+        try:
+            return super().train()
+        finally:
+            lock.release()
+
+    # -- a loader that yields nothing -------------------------------------
+    def build_train_loop(self, loop):
+        loop = super().build_train_loop(loop)
+        check_train_loader(loop.dataloader)
+        return loop
+
+    # -- load_from and resume ---------------------------------------------
+    def load_or_resume(self) -> None:
+        self._checkpoint_purpose = 'load_from'
+        try:
+            super().load_or_resume()
+        finally:
+            self._checkpoint_purpose = None
+
+    def resume(self, *args, **kwargs) -> None:
+        previous, self._checkpoint_purpose = self._checkpoint_purpose, \
+            'resume'
+        try:
+            super().resume(*args, **kwargs)
+        finally:
+            self._checkpoint_purpose = previous
+
+    def load_checkpoint(self,
+                        filename: str,
+                        map_location='cpu',
+                        strict: bool = False,
+                        revise_keys: list = [(r'^module\.', '')]):
+        if self._checkpoint_purpose == 'resume':
+            # A run continues from its own checkpoint: anything but an
+            # exact fit means a wrong file.
+            return super().load_checkpoint(filename, map_location, True,
+                                           revise_keys)
+        if self._checkpoint_purpose != 'load_from' or strict:
+            return super().load_checkpoint(filename, map_location, strict,
+                                           revise_keys)
+        return self._load_from_checked(filename, map_location, revise_keys)
+
+    def _load_from_checked(self, filename, map_location, revise_keys):
+        import re
+        from collections import OrderedDict
+
+        from mmmedssl.models.utils.weights.loading import (
+            check_min_match, load_state_dict_with_report)
+        min_match = self.cfg.get('load_from_min_match', 1.)
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(
+            self.model) else self.model
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        metadata = getattr(state_dict, '_metadata', None)
+        for pattern, replacement in revise_keys:
+            state_dict = OrderedDict((re.sub(pattern, replacement, k), v)
+                                     for k, v in state_dict.items())
+        if metadata is not None:
+            state_dict._metadata = metadata
+        report = load_state_dict_with_report(model, state_dict)
+        check_min_match(report, min_match,
+                        f'load_from {filename} into {type(model).__name__}',
+                        'load_from_min_match')
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}: '
+                         f'{report.summary()}.')
+        return checkpoint
+
+
+def check_train_loader(dataloader) -> None:
+    """Raise if ``dataloader`` yields no batch on this rank, naming the
+    dataset size, batch size, ``drop_last`` and world size.
+
+    Without this a dataset smaller than one ``drop_last`` batch trains for
+    zero iterations and saves an untrained checkpoint (epoch-based loops),
+    or spins forever (iteration-based loops, whose sampler is infinite).
+    """
+    try:
+        dataset_size = len(dataloader.dataset)
+    except TypeError:  # an iterable dataset: its length is unknown
+        return
+    world_size = get_world_size()
+    batch_size = dataloader.batch_size
+    drop_last = bool(dataloader.drop_last)
+    if batch_size is None:  # a batch_sampler decides
+        batch_sampler = dataloader.batch_sampler
+        batch_size = getattr(batch_sampler, 'batch_size', None)
+        drop_last = bool(getattr(batch_sampler, 'drop_last', False))
+        if batch_size is None:
+            return
+    per_rank = -(-dataset_size // world_size)
+    if isinstance(dataloader.sampler, InfiniteSampler):
+        # Its len() is the whole set, not this rank's share.
+        batches = (per_rank // batch_size if drop_last else
+                   -(-per_rank // batch_size))
+    else:
+        batches = len(dataloader)
+    if batches > 0:
+        return
+    ranks = (f' over {world_size} processes ({per_rank} per process)'
+             if world_size > 1 else '')
+    raise ValueError(
+        f'train_dataloader yields no batch: {dataset_size} training '
+        f'samples{ranks}, batch_size={batch_size}, drop_last={drop_last}. '
+        'Training would run 0 iterations and save an untrained model. Use '
+        'a smaller train_dataloader.batch_size, drop_last=False '
+        '(train_dataloader.sampler or the loader), or more data.')
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the Runner of a config the way ``tools/train.py`` does.
 
@@ -111,7 +261,7 @@ def build_runner(cfg: Config) -> Runner:
     fall_back_to_fp32_without_cuda(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return MedSSLRunner.from_cfg(cfg)
 
 
 def run_test(cfg: Config, checkpoint=None) -> dict:

@@ -14,18 +14,29 @@ checkpoint that pickled a whole model) can be loaded by setting the environment
 variable ``MMMEDSSL_TRUST_CHECKPOINTS=1`` or inside
 ``with trusted_checkpoints():``.
 
-Writing goes through a temporary file in the same folder followed by
-``os.replace``: a run killed while saving never leaves a half-written
-checkpoint behind.
+Writing goes through a temporary file in the same folder (named
+``.<target>.<8 random characters>.tmp``), fsynced, renamed over the target
+with ``os.replace`` and the folder fsynced: a run killed while saving never
+leaves a half-written checkpoint behind, only possibly such a temporary file,
+which :func:`remove_stale_temp_files` clears at the start of the next run.
+Written files get the permissions of the umask (``0o666 & ~umask``), like a
+plain ``open(..., 'w')``, not ``mkstemp``'s 0600.
+
+Errors about a checkpoint name its file: a truncated or damaged file raises
+:class:`CheckpointLoadError` instead of torch's bare ``EOFError`` or
+``PytorchStreamReader failed ...``; :func:`checkpoint_problem` says why a
+file cannot be loaded without raising.
 """
 import contextlib
 import io
 import os
 import os.path as osp
 import pickle
+import re
 import tempfile
 import threading
-from typing import Iterator, List, Union
+import zipfile
+from typing import Iterator, List, Optional, Union
 
 import numpy as np
 import torch
@@ -77,6 +88,11 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint references globals outside the allowlist."""
 
 
+class CheckpointLoadError(RuntimeError):
+    """A checkpoint file could not be read (empty, truncated, damaged or
+    not a checkpoint); the message names the file and what is wrong."""
+
+
 _trust_state = threading.local()
 
 
@@ -106,18 +122,25 @@ def safe_load(filename: str, map_location=None):
         FileNotFoundError: if ``filename`` does not exist.
         UnsafeCheckpointError: if the file needs a global outside the
             allowlist; nothing from the file has been executed then.
+        CheckpointLoadError: if the file cannot be read (empty, truncated,
+            damaged); the message names the file.
     """
     filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint file {filename} can not be found.')
-    if _trusted():
-        return torch.load(
-            filename, map_location=map_location, weights_only=False)
     try:
+        if _trusted():
+            return torch.load(
+                filename, map_location=map_location, weights_only=False)
         with torch.serialization.safe_globals(safe_checkpoint_globals()):
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
+        # The weights-only unpickler reports a refused global and a broken
+        # pickle alike: a damaged file is the first thing to rule out.
+        damage = _damage(filename)
+        if damage is not None:
+            raise _load_error(filename, damage, err) from None
         offending = _unsafe_globals(filename)
         names = ', '.join(offending) if offending else '(see below)'
         raise UnsafeCheckpointError(
@@ -129,6 +152,67 @@ def safe_load(filename: str, map_location=None):
             'flag of tools/train.py and tools/test.py, or '
             '`with mmmedssl.utils.trusted_checkpoints():`). '
             f'torch said: {err}') from None
+    except (EOFError, RuntimeError, ValueError, zipfile.BadZipFile,
+            OSError) as err:
+        # torch's own messages ('Ran out of input', 'PytorchStreamReader
+        # failed reading zip archive') do not say which file they mean.
+        raise _load_error(filename, _damage(filename), err) from None
+
+
+def _load_error(filename: str, damage: Optional[str],
+                err: BaseException) -> CheckpointLoadError:
+    what = f'it is damaged: {damage}' if damage else 'loading failed'
+    said = f'{type(err).__name__}: {err}' if str(err) else type(err).__name__
+    return CheckpointLoadError(
+        f'Could not load checkpoint {filename}: {what} (torch said: {said})')
+
+
+def _damage(filename: str) -> Optional[str]:
+    """What is wrong with the file as a torch zip archive, or None when
+    its archive is intact (or it is a legacy, non-zip torch file)."""
+    try:
+        size = osp.getsize(filename)
+        if size == 0:
+            return 'the file is empty (0 bytes)'
+        if not zipfile.is_zipfile(filename):
+            with open(filename, 'rb') as f:
+                head = f.read(2)
+            if head[:1] == b'\x80':  # a legacy (pre-zip) torch pickle
+                return None
+            return (f'not a complete zip archive ({size} bytes): truncated '
+                    '(a save that was killed?) or not a PyTorch checkpoint')
+        with zipfile.ZipFile(filename) as archive:
+            bad = archive.testzip()
+        if bad is not None:
+            return f'archive member {bad} fails its CRC check'
+    except (zipfile.BadZipFile, EOFError, ValueError) as err:
+        return f'unreadable archive ({type(err).__name__}: {err})'
+    except OSError:  # unreadable (permissions, I/O): not known to be damaged
+        return None
+    return None
+
+
+def checkpoint_problem(filename: str) -> Optional[str]:
+    """Why ``filename`` cannot be loaded by :func:`safe_load`, or None.
+
+    Checks the zip archive's CRCs (which ``torch.load`` does not) and loads
+    the file on the CPU. A file refused only because it needs
+    ``--trust-checkpoint`` counts as loadable: it is intact, and loading it
+    for real explains the opt-in.
+    """
+    filename = str(filename)
+    if not osp.isfile(filename):
+        return f'{filename} does not exist'
+    damage = _damage(filename)
+    if damage is not None:
+        return f'{filename} is damaged: {damage}'
+    try:
+        safe_load(filename, map_location='cpu')
+    except UnsafeCheckpointError:
+        return None
+    except (CheckpointLoadError, FileNotFoundError) as err:
+        return str(err)
+    return None
 
 
 def _unsafe_globals(filename: str) -> List[str]:
@@ -159,17 +243,51 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write(obj.encode(encoding), filepath)
 
 
+# mkstemp's names: the prefix, 8 characters from this alphabet, the suffix.
+_TEMP_NAME = re.compile(r'\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp')
+
+
+def _temp_prefix(filepath: str) -> str:
+    return f'.{osp.basename(filepath)}.'
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows."""
+    with contextlib.suppress(OSError, ValueError):
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: str) -> None:
+    """Make a rename in ``folder`` durable; not all filesystems allow it."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def atomic_write(data: bytes, filepath: Union[str, os.PathLike]) -> None:
     """Write ``data`` to ``filepath`` so that readers see the old file or
-    the complete new one, never a partial file."""
+    the complete new one, never a partial file; once this returns, the new
+    file survives a crash of the machine too (file and folder fsynced)."""
     filepath = str(filepath)
     folder = osp.dirname(osp.abspath(filepath))
     os.makedirs(folder, exist_ok=True)
     # The suffix is not '.pth' so that a leftover never looks like a
     # checkpoint to mmengine's find_latest_checkpoint.
     fd, tmp_path = tempfile.mkstemp(
-        dir=folder, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp')
+        dir=folder, prefix=_temp_prefix(filepath), suffix='.tmp')
     try:
+        # mkstemp creates 0600; a checkpoint should be as readable as any
+        # other file the user writes.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()
@@ -179,6 +297,30 @@ def atomic_write(data: bytes, filepath: Union[str, os.PathLike]) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp_path)
         raise
+    _fsync_dir(folder)
+
+
+def stale_temp_files(folder: str) -> List[str]:
+    """The temporary files :func:`atomic_write` left in ``folder`` when a
+    process was killed while writing (names ``.<target>.XXXXXXXX.tmp``)."""
+    if not osp.isdir(folder):
+        return []
+    return sorted(
+        osp.join(folder, name) for name in os.listdir(folder)
+        if _TEMP_NAME.fullmatch(name)
+        and osp.isfile(osp.join(folder, name)))
+
+
+def remove_stale_temp_files(folder: str) -> List[str]:
+    """Remove :func:`stale_temp_files` of ``folder``; returns what was
+    removed. Only call it where no other process is writing: a temporary
+    file of a save in progress matches too."""
+    removed = []
+    for path in stale_temp_files(folder):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+            removed.append(path)
+    return removed
 
 
 def atomic_torch_save(obj, filepath: Union[str, os.PathLike]) -> None:

@@ -3,12 +3,14 @@
 import os
 
 import pytest
+import torch
 
 from mmmedssl.downstream import resolve_checkpoint
 
 
 def _touch(path):
-    path.write_bytes(b'x')
+    # A real (tiny) checkpoint: the work-dir lookup skips unloadable files.
+    torch.save({}, str(path))
     return str(path)
 
 

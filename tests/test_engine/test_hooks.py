@@ -29,7 +29,7 @@ def test_rng_state_round_trip_through_a_checkpoint(tmp_path):
 def test_find_resume_checkpoint(tmp_path):
     assert find_resume_checkpoint(str(tmp_path)) is None
     for name in ('epoch_2.pth', 'epoch_10.pth', 'best.pth'):
-        (tmp_path / name).write_bytes(b'x')
+        torch.save({}, str(tmp_path / name))  # loadable: resume checks
     (tmp_path / '.epoch_11.pth.abc.tmp').write_bytes(b'partial')
     assert find_resume_checkpoint(str(tmp_path)).endswith('epoch_10.pth')
     # A valid pointer wins; an empty or dangling one is ignored.

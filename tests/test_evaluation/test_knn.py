@@ -61,11 +61,13 @@ def test_metric_excludes_same_group_neighbours():
     groups = ['a', 'a', 'b', 'b']
     metric = KNNAccuracy(k=1, exclude_same_group=True)
     metric.process(None, _samples(feats, labels, groups))
-    assert metric.evaluate(4) == {'knn/top1': 0.0, 'knn/balanced_acc': 0.0}
+    assert metric.evaluate(4) == {'knn/top1': 0.0, 'knn/balanced_acc': 0.0,
+                                  'knn/num_without_neighbour': 0.0}
     metric = KNNAccuracy(k=1, exclude_same_group=False)
     metric.process(None, _samples(feats, labels, groups))
     assert metric.evaluate(4) == {
-        'knn/top1': 100.0, 'knn/balanced_acc': 100.0}
+        'knn/top1': 100.0, 'knn/balanced_acc': 100.0,
+        'knn/num_without_neighbour': 0.0}
 
 
 def test_balanced_accuracy_is_mean_class_recall():
@@ -86,3 +88,23 @@ def test_metric_needs_features_and_labels():
     metric = KNNAccuracy()
     with pytest.raises(KeyError, match='feature'):
         metric.process(None, [DataSample().set_gt_label(0).to_dict()])
+
+
+def test_samples_without_an_allowed_neighbour_are_left_out():
+    feats = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.8, 0.2], [0.0, 1.0]])
+    # Two lesions: every sample has allowed neighbours in the other one.
+    metric = KNNAccuracy(k=2, exclude_same_group=True)
+    metric.process(None, _samples(feats, [0, 0, 0, 1], ['a', 'a', 'a', 'b']))
+    result = metric.evaluate(4)
+    assert result['knn/num_without_neighbour'] == 0.0
+    assert result['knn/top1'] == 0.0  # each is voted on by the other class
+
+    # One lesion fills the split: no sample has an allowed neighbour. It
+    # used to be "predicted" class 0 and score 100 %.
+    metric = KNNAccuracy(k=2, exclude_same_group=True)
+    metric.process(None, _samples(feats[:2], [0, 0], ['a', 'a']))
+    with pytest.warns(UserWarning, match='none of the 2 evaluated'):
+        result = metric.evaluate(2)
+    assert math.isnan(result['knn/top1'])
+    assert math.isnan(result['knn/balanced_acc'])
+    assert result['knn/num_without_neighbour'] == 2.0

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from mmmedssl.utils import safe_load
-from ..conftest import (REPO_ROOT, free_port, python_tool, run_dist_tool,
-                        run_tool, tiny_config_text)
+from ..conftest import (REPO_ROOT, free_port, hang_timeout, python_tool,
+                        run_dist_tool, run_tool, tiny_config_text)
 
 
 def _weights(path):
@@ -79,7 +79,7 @@ def test_killed_run_resumes_to_identical_weights(tmp_path, tiny_demo_data):
          killed],
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
+    deadline = time.time() + hang_timeout()
     while not osp.exists(osp.join(killed, 'epoch_2.pth')):
         assert proc.poll() is None, 'training ended before it was killed'
         assert time.time() < deadline

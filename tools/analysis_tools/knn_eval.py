@@ -44,8 +44,13 @@ def main(argv=None):
     pretrained = evaluate_knn(cfg, checkpoint, work_dir)
     print(f'\nkNN accuracy on the test split of {args.config}\n'
           f'(pretrained = {checkpoint})\n')
-    print(format_table([('random init', random_init),
-                        ('pretrained', pretrained)]))
+    rows = [('random init', random_init), ('pretrained', pretrained)]
+    names = sorted({k for _, metrics in rows for k in metrics})
+    # Accuracies in %, counts as they are.
+    columns = [(n, n if n.endswith('num_without_neighbour') else f'{n} (%)',
+                '{:g}' if n.endswith('num_without_neighbour') else '{:.2f}')
+               for n in names]
+    print(format_table(rows, columns))
     if args.out:
         write_json(args.out, dict(config=args.config, checkpoint=checkpoint,
                                   random_init=random_init,

@@ -1,4 +1,6 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
+import math
+import warnings
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -14,7 +16,8 @@ def knn_predict(features: torch.Tensor,
                 k: int = 20,
                 temperature: float = 0.07,
                 groups: Optional[torch.Tensor] = None,
-                chunk_size: int = 1024) -> torch.Tensor:
+                chunk_size: int = 1024,
+                return_has_neighbour: bool = False):
     """Leave-one-out weighted kNN class scores of every sample.
 
     Each sample is classified by its ``k`` most cosine-similar *other*
@@ -24,8 +27,15 @@ def knn_predict(features: torch.Tensor,
     video) are excluded too, so that near-duplicate images of one source do
     not inflate the score.
 
+    A sample left with no allowed neighbour (its group holds every other
+    sample) gets no vote at all: its scores are all zero, which must not be
+    read as a prediction of class 0. ``return_has_neighbour`` says which
+    samples had at least one.
+
     Returns:
-        Tensor: ``(N, num_classes)`` vote scores.
+        Tensor | tuple: ``(N, num_classes)`` vote scores; with
+        ``return_has_neighbour`` also an ``(N, )`` bool tensor, True where
+        the sample had an allowed neighbour.
     """
     feats = F.normalize(features.float(), dim=1)
     n = feats.shape[0]
@@ -33,6 +43,7 @@ def knn_predict(features: torch.Tensor,
     if k < 1:
         raise ValueError('kNN needs at least two samples.')
     scores = torch.zeros(n, num_classes)
+    has_neighbour = torch.zeros(n, dtype=torch.bool)
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
         sim = feats[start:stop] @ feats.T
@@ -42,9 +53,12 @@ def knn_predict(features: torch.Tensor,
             same = groups[start:stop, None] == groups[None, :]
             sim[same] = -float('inf')
         top_sim, top_idx = sim.topk(k, dim=1)
+        has_neighbour[start:stop] = torch.isfinite(top_sim[:, 0])
         weights = (top_sim / temperature).exp()  # exp(-inf) = 0: no vote
         votes = F.one_hot(labels[top_idx], num_classes).float()
         scores[start:stop] = (votes * weights.unsqueeze(-1)).sum(dim=1)
+    if return_has_neighbour:
+        return scores, has_neighbour
     return scores
 
 
@@ -70,6 +84,13 @@ class KNNAccuracy(BaseMetric):
     recall of the top-1 prediction: medical sets are often dominated by one
     class (two thirds of HAM10000 are nevi), where plain accuracy can look
     good while rare classes are never found.
+
+    A sample with no allowed neighbour (with ``exclude_same_group``, one
+    whose group fills the split) cannot be classified: it is left out of the
+    accuracies and counted in ``num_without_neighbour``. When no sample is
+    left (a split of a single lesion or patient, or of one image) the
+    accuracies are NaN and a warning says why, rather than a meaningless
+    score.
     """
     default_prefix = 'knn'
 
@@ -111,9 +132,28 @@ class KNNAccuracy(BaseMetric):
             groups = torch.tensor(
                 [ids.setdefault(r['group'], len(ids)) for r in results])
         num_classes = int(labels.max()) + 1
-        scores = knn_predict(feats, labels, num_classes, self.k,
-                             self.temperature, groups)
-        metrics = {}
+        if len(results) > 1:
+            scores, kept = knn_predict(
+                feats, labels, num_classes, self.k, self.temperature, groups,
+                return_has_neighbour=True)
+        else:
+            scores = torch.zeros(len(results), num_classes)
+            kept = torch.zeros(len(results), dtype=torch.bool)
+        metrics = {'num_without_neighbour': float((~kept).sum())}
+        if not kept.any():
+            warnings.warn(
+                f'KNNAccuracy: none of the {len(results)} evaluated sample(s) '
+                'has an allowed neighbour' +
+                (' outside its own group (the split holds a single '
+                 'group_id)' if groups is not None else '') +
+                '; the kNN accuracies are NaN. Evaluate on a split with more '
+                'samples' + (' and groups' if groups is not None else '') +
+                '.')
+            for topk in self.topk:
+                metrics[f'top{topk}'] = math.nan
+            metrics['balanced_acc'] = math.nan
+            return metrics
+        scores, labels = scores[kept], labels[kept]
         for topk in self.topk:
             pred = scores.topk(min(topk, num_classes), dim=1).indices
             correct = (pred == labels[:, None]).any(dim=1).float().mean()

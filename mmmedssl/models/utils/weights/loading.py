@@ -8,8 +8,10 @@ unpickling with an allowlist), and nothing is ever downloaded.
 import logging
 import os
 import os.path as osp
+import re
 from collections import OrderedDict
-from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import (Callable, Dict, List, Mapping, NamedTuple, Optional,
+                    Tuple, Union)
 
 import torch.nn as nn
 from mmengine.logging import print_log
@@ -53,7 +55,9 @@ def load_converted_weights(module: nn.Module,
                            prefix: Optional[str] = None,
                            strict: bool = False,
                            map_location='cpu',
-                           logger='current') -> Tuple[List[str], List[str]]:
+                           logger='current',
+                           min_match: float = 0.
+                           ) -> Tuple[List[str], List[str]]:
     """Load a public checkpoint into ``module`` through a converter.
 
     Args:
@@ -70,6 +74,9 @@ def load_converted_weights(module: nn.Module,
             Defaults to False.
         map_location: As in ``torch.load``. Defaults to ``'cpu'``.
         logger: As in ``print_log``. Defaults to ``'current'``.
+        min_match (float): Raise unless at least this share of the
+            module's tensors is in the converted weights. Defaults to 0
+            (the ``Pretrained`` initializer asks for 1: all of them).
 
     Returns:
         tuple[list[str], list[str]]: The missing keys (of ``module``, not in
@@ -80,7 +87,8 @@ def load_converted_weights(module: nn.Module,
         FileNotFoundError: the file does not exist.
         UnsafeCheckpointError: the file is not plain data.
         ValueError: a tensor's shape differs from the module's.
-        RuntimeError: ``strict`` and keys are missing or unexpected.
+        RuntimeError: ``strict`` and keys are missing or unexpected, or
+            fewer than ``min_match`` of the module's tensors are loaded.
     """
     if isinstance(checkpoint, (str, os.PathLike)):
         source = str(checkpoint)
@@ -145,6 +153,11 @@ def load_converted_weights(module: nn.Module,
                 f'failed: missing keys {first_keys(missing)}, unexpected '
                 f'keys {first_keys(unexpected)}.')
 
+    total = len(_counted(own))
+    check_min_match(
+        LoadReport(total, total - len(missing), missing, unexpected, []),
+        min_match, f'Loading {what} into {type(module).__name__}',
+        'min_match')
     module.load_state_dict(state_dict, strict=False)
     print_log(
         f'Loaded {len(state_dict) - len(unexpected)} tensors into '
@@ -153,3 +166,94 @@ def load_converted_weights(module: nn.Module,
         logger=logger,
         level=logging.INFO)
     return missing, unexpected
+
+
+class LoadReport(NamedTuple):
+    """What loading a state dict into a module did, tensor by tensor.
+
+    ``total`` counts the module's tensors (BatchNorm's
+    ``num_batches_tracked`` left out: old files lack it and torch fills it
+    in); ``matched`` those that were loaded.
+    """
+    total: int
+    matched: int
+    missing: List[str]
+    unexpected: List[str]
+    shape_mismatched: List[str]
+
+    @property
+    def share(self) -> float:
+        return self.matched / self.total if self.total else 1.
+
+    def summary(self) -> str:
+        parts = [f'{self.matched} of {self.total} tensors matched']
+        for kind, keys in (('missing', self.missing),
+                           ('shape-mismatched', self.shape_mismatched),
+                           ('unexpected', self.unexpected)):
+            if keys:
+                parts.append(f'{len(keys)} {kind} {first_keys(keys)}')
+        return '; '.join(parts)
+
+
+def _counted(keys) -> List[str]:
+    return [k for k in keys if not k.endswith('num_batches_tracked')]
+
+
+def load_state_dict_with_report(module: nn.Module,
+                                state_dict: Mapping) -> LoadReport:
+    """Load ``state_dict`` into ``module`` non-strictly, as mmengine's
+    ``load_state_dict`` does (each sub-module's ``_load_from_state_dict``
+    sees its part, so renaming of legacy keys still works), and return
+    what matched instead of only logging a warning."""
+    missing, unexpected, errors = [], [], []
+    metadata = getattr(state_dict, '_metadata', None)
+    state_dict = OrderedDict(state_dict)
+    if metadata is not None:
+        state_dict._metadata = metadata
+
+    def load(mod, local_state, prefix=''):
+        local_metadata = {} if metadata is None else metadata.get(
+            prefix[:-1], {})
+        mod._load_from_state_dict(local_state, prefix, local_metadata, True,
+                                  missing, unexpected, errors)
+        for name, child in mod._modules.items():
+            if child is not None:
+                child_prefix = f'{prefix}{name}.'
+                load(child, {
+                    k: v
+                    for k, v in local_state.items()
+                    if k.startswith(child_prefix)
+                }, child_prefix)
+
+    load(module, state_dict)
+    # torch reports shape mismatches only as messages, one per key.
+    mismatched = [
+        m.group(1) for m in (re.match(r'size mismatch for (\S+?):', e)
+                             for e in errors) if m
+    ]
+    others = [e for e in errors if not e.startswith('size mismatch for')]
+    if others:
+        raise RuntimeError('Loading the state dict into '
+                           f'{type(module).__name__} failed: '
+                           + '; '.join(others))
+    total = len(_counted(module.state_dict()))
+    missing = _counted(missing)
+    return LoadReport(total, total - len(missing) - len(mismatched), missing,
+                      unexpected, mismatched)
+
+
+def check_min_match(report: LoadReport, min_match: float, what: str,
+                    option: str) -> None:
+    """Raise unless at least ``min_match`` (a share, 0 to 1) of the
+    module's tensors were loaded; ``option`` names the setting that lowers
+    the bar."""
+    if not 0 <= min_match <= 1:
+        raise ValueError(f'{option} must be a share between 0 and 1, got '
+                         f'{min_match!r}.')
+    if report.share + 1e-12 < min_match:
+        raise RuntimeError(
+            f'{what}: only {report.matched} of {report.total} tensors '
+            f'({report.share:.0%}) match, {option}={min_match} requires '
+            f'{min_match:.0%}. {report.summary()}. Is this a checkpoint of '
+            f'another architecture? Set {option} lower (0 accepts any '
+            'file) to load a partial match on purpose.')

@@ -3,11 +3,18 @@
 optional weight converter."""
 from typing import Optional
 
+import re
+from collections import OrderedDict
+
+from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit, update_init_info
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_with_prefix)
 
 from mmmedssl.registry import WEIGHT_INITIALIZERS
 from .converters import get_converter
-from .loading import load_converted_weights
+from .loading import (check_min_match, load_converted_weights,
+                      load_state_dict_with_report)
 
 
 @WEIGHT_INITIALIZERS.register_module(name='Pretrained')
@@ -41,10 +48,15 @@ class ConvertedPretrainedInit(PretrainedInit):
         map_location (str): As in ``torch.load``. Defaults to ``'cpu'``.
         converter (str, optional): A ``WEIGHT_CONVERTERS`` name
             (``'torchvision_resnet'``, ``'mmpretrain'``, ``'mmmedssl'``,
-            ``'moco'``, ``'auto'``). None (the default) is exactly mmengine's
-            behaviour.
+            ``'moco'``, ``'auto'``). None (the default): mmengine's reading
+            and key handling, with ``min_match`` checked.
         strict (bool): With a converter, raise on missing or unexpected
             keys. Defaults to False.
+        min_match (float): Raise unless at least this share of the
+            module's tensors is loaded from the file with the right shape
+            (a file of another architecture would otherwise load nothing
+            with only a warning). Defaults to 1: every tensor of the
+            module; 0 accepts any file.
     """
 
     def __init__(self,
@@ -52,8 +64,13 @@ class ConvertedPretrainedInit(PretrainedInit):
                  prefix=None,
                  map_location='cpu',
                  converter: Optional[str] = None,
-                 strict: bool = False):
+                 strict: bool = False,
+                 min_match: float = 1.):
         super().__init__(checkpoint, prefix=prefix, map_location=map_location)
+        if not 0 <= min_match <= 1:
+            raise ValueError("init_cfg type='Pretrained': min_match must be "
+                             f'a share between 0 and 1, got {min_match!r}.')
+        self.min_match = min_match
         if converter is None and strict:
             raise ValueError(
                 "init_cfg type='Pretrained': strict=True needs a converter "
@@ -66,16 +83,44 @@ class ConvertedPretrainedInit(PretrainedInit):
 
     def __call__(self, module):
         if self.converter is None:
-            return super().__call__(module)
-        load_converted_weights(
-            module,
-            self.checkpoint,
-            converter=self.converter,
-            prefix=self.prefix,
-            strict=self.strict,
-            map_location=self.map_location)
+            self._load_plain(module)
+        else:
+            load_converted_weights(
+                module,
+                self.checkpoint,
+                converter=self.converter,
+                prefix=self.prefix,
+                strict=self.strict,
+                map_location=self.map_location,
+                min_match=self.min_match)
         if hasattr(module, '_params_init_info'):
             update_init_info(module, init_info=self._get_init_info())
+
+    def _load_plain(self, module) -> None:
+        """mmengine's loading (same reader, same key handling) with the
+        matched / missing / unexpected / shape-mismatched tensors counted
+        and checked against ``min_match``."""
+        if self.prefix is None:
+            checkpoint = _load_checkpoint(
+                self.checkpoint, map_location=self.map_location)
+            state_dict = checkpoint.get('state_dict', checkpoint)
+            metadata = getattr(state_dict, '_metadata', None)
+            state_dict = OrderedDict(
+                (re.sub(r'^module\.', '', k), v)
+                for k, v in state_dict.items())
+            if metadata is not None:
+                state_dict._metadata = metadata
+        else:
+            state_dict = _load_checkpoint_with_prefix(
+                self.prefix, self.checkpoint, map_location=self.map_location)
+        report = load_state_dict_with_report(module, state_dict)
+        what = f'Pretrained {self.checkpoint}'
+        if self.prefix is not None:
+            what += f' (prefix {self.prefix!r})'
+        what += f' into {type(module).__name__}'
+        check_min_match(report, self.min_match, what,
+                        "init_cfg type='Pretrained' min_match")
+        print_log(f'{what}: {report.summary()}.', logger='current')
 
     def _get_init_info(self):
         # Same wording as mmengine's, whose class name it would print.

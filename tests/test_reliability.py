@@ -67,6 +67,29 @@ def test_corrupt_image_names_the_file(tmp_path, tiny_demo_data):
     assert f'failed to load image: {bad}' in proc.stdout
 
 
+def test_missing_val_image_fails_before_training(tmp_path, tiny_demo_data):
+    """A validation image that is gone is found when the loaders are built,
+    before the first iteration: no epoch of training is spent first."""
+    import csv
+    import shutil
+    data = tmp_path / 'data'
+    shutil.copytree(tiny_demo_data, data)
+    with open(data / 'labels.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    line, gone = next((i, r['image']) for i, r in enumerate(rows, 2)
+                      if r['split'] == 'val')
+    os.remove(data / gone)
+    work = tmp_path / 'work'
+    proc = run_tool(
+        [sys.executable, 'tools/train.py', _config(tmp_path, str(data)),
+         '--work-dir', str(work)], check=False)
+    assert proc.returncode != 0
+    assert f"line {line}: {gone!r}" in proc.stdout, proc.stdout[-3000:]
+    assert "split ['val']" in proc.stdout
+    assert 'Epoch(train)' not in proc.stdout
+    assert not list(work.rglob('*.pth'))
+
+
 def test_mistyped_config_key_names_the_key(tmp_path, tiny_demo_data):
     proc = run_tool(
         [sys.executable, 'tools/train.py',
@@ -77,11 +100,10 @@ def test_mistyped_config_key_names_the_key(tmp_path, tiny_demo_data):
     assert "unexpected keyword argument 'depht'" in proc.stdout
 
 
-def test_killed_rank_ends_the_job(tmp_path, tiny_demo_data):
-    """SIGKILL of rank 1 mid-run: torchrun stops rank 0 and exits
-    non-zero, naming the failed rank."""
-    plugin = tmp_path / 'kill_rank_plugin.py'
-    plugin.write_text('''
+def _signal_rank_one_config(tmp_path, data_root, signal_name, extra=''):
+    """A 2-process config whose rank 1 sends itself ``signal_name`` after
+    iteration 2 (writing its pid to $RANK_ONE_PID_FILE first, if set)."""
+    (tmp_path / 'signal_rank_plugin.py').write_text(f'''
 import os
 import signal
 
@@ -92,30 +114,80 @@ from mmmedssl.registry import HOOKS
 
 
 @HOOKS.register_module()
-class KillRankOneHook(Hook):
+class SignalRankOneHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
         if get_rank() == 1 and runner.iter >= 2:
-            os.kill(os.getpid(), signal.SIGKILL)
+            if os.environ.get('RANK_ONE_PID_FILE'):
+                with open(os.environ['RANK_ONE_PID_FILE'], 'w') as f:
+                    f.write(str(os.getpid()))
+            os.kill(os.getpid(), signal.{signal_name})
 ''')
-    config = _config(tmp_path, tiny_demo_data, '''
-        custom_imports = dict(imports=['kill_rank_plugin'],
+    return _config(tmp_path, data_root, '''
+        custom_imports = dict(imports=['signal_rank_plugin'],
                               allow_failed_imports=False)
-        custom_hooks = [dict(type='KillRankOneHook')]
+        custom_hooks = [dict(type='SignalRankOneHook')]
         train_dataloader['batch_size'] = 4
         model['queue_len'] = 24
         max_epochs = 50
         train_cfg = dict(max_epochs=max_epochs, val_interval=100)
-        ''')
-    start = time.time()
+        ''' + extra)
+
+
+def _dist_env(tmp_path, **extra):
+    return dict(PYTHON=sys.executable, PORT=str(free_port()),
+                PYTHONPATH=f'{REPO_ROOT}:{tmp_path}', **extra)
+
+
+def test_killed_rank_ends_the_job(tmp_path, tiny_demo_data):
+    """SIGKILL of rank 1 mid-run: torchrun stops rank 0 and exits
+    non-zero, naming the failed rank."""
+    config = _signal_rank_one_config(tmp_path, tiny_demo_data, 'SIGKILL')
     proc = run_tool(
         ['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
-         str(tmp_path / 'work')],
-        env=dict(PYTHON=sys.executable, PORT=str(free_port()),
-                 PYTHONPATH=f'{REPO_ROOT}:{tmp_path}'), check=False)
+         str(tmp_path / 'work')], env=_dist_env(tmp_path), check=False)
     assert proc.returncode != 0
     assert 'rank      : 1' in proc.stdout and 'SIGKILL' in proc.stdout
-    assert time.time() - start < 600
+
+
+def test_stopped_rank_ends_the_job_naming_it(tmp_path, tiny_demo_data):
+    """SIGSTOP of rank 1 (a frozen process: no exit for torchrun to see):
+    rank 0's collective times out after env_cfg.dist_cfg.timeout and the
+    error names rank 1 as the one that stopped answering."""
+    config = _signal_rank_one_config(
+        tmp_path, tiny_demo_data, 'SIGSTOP',
+        "env_cfg = dict(dist_cfg=dict(timeout=5))\n")
+    pid_file = tmp_path / 'stopped.pid'
+    env = dict(_env(), **_dist_env(tmp_path, MMMEDSSL_HEARTBEAT_S='1',
+                                   RANK_ONE_PID_FILE=str(pid_file)))
+    proc = subprocess.Popen(
+        ['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
+         str(tmp_path / 'work')], cwd=REPO_ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = []
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            if 'DistributedTimeoutError' in line and pid_file.exists():
+                # Named: let the frozen rank take torchrun's SIGTERM now
+                # instead of after torchrun's 30 s grace.
+                os.kill(int(pid_file.read_text()), signal.SIGCONT)
+        proc.wait(timeout=hang_timeout())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if pid_file.exists():  # never leave a frozen process behind
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    text = ''.join(out)
+    assert proc.returncode != 0
+    error = [line for line in out
+             if 'DistributedTimeoutError: rank 0 waited 5 s' in line]
+    assert error, text[-4000:]
+    assert 'Stopped answering' in text
+    assert 'rank 1 (silent for' in text
 
 
 def test_every_case_in_docs_reliability_names_an_existing_test():

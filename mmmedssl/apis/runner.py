@@ -104,6 +104,10 @@ class MedSSLRunner(Runner):
       training run into a busy work dir stops with the owner's pid and host.
       Rank 0 takes it, and every rank gets its answer. ``lock_work_dir =
       False`` in the config switches this off.
+    - Under DDP every rank beats into the rendezvous store
+      (:class:`~mmmedssl.engine.rank_watch.RankHeartbeat`): a rank that
+      stops answering is named in a warning and, when the collective times
+      out (``env_cfg.dist_cfg.timeout``, default 5 minutes), in the error.
     - A training loader that yields no batch (a dataset smaller than a
       ``drop_last`` batch) is an error before training starts.
     - ``load_from`` reports matched, missing, unexpected and shape-mismatched
@@ -117,7 +121,7 @@ class MedSSLRunner(Runner):
     # -- one run per work dir ---------------------------------------------
     def train(self):
         if not self.cfg.get('lock_work_dir', True):
-            return super().train()
+            return self._train_watched()
         from mmmedssl.engine.work_dir_lock import WorkDirLock
         lock = WorkDirLock(self.work_dir)
         error = [None]
@@ -132,9 +136,34 @@ class MedSSLRunner(Runner):
             from mmmedssl.engine.work_dir_lock import WorkDirBusyError
             raise WorkDirBusyError(error[0])
         try:
-            return super().train()
+            return self._train_watched()
         finally:
             lock.release()
+
+    # -- a rank that stops answering --------------------------------------
+    def _train_watched(self):
+        """``Runner.train`` with a heartbeat under DDP: a timed-out
+        collective raises naming the ranks that stopped or lag."""
+        if get_world_size() < 2:
+            return super().train()
+        from mmmedssl.engine.rank_watch import (DistributedTimeoutError,
+                                                RankHeartbeat, dist_timeout,
+                                                is_collective_timeout)
+        watch = RankHeartbeat(get_rank(), get_world_size(),
+                              lambda: getattr(self._train_loop, 'iter', 0)
+                              ).start()
+        try:
+            return super().train()
+        except Exception as err:
+            if not is_collective_timeout(err):
+                raise
+            timeout = dist_timeout(
+                self.cfg.get('env_cfg', {}).get('dist_cfg', {}).get(
+                    'timeout'))
+            raise DistributedTimeoutError(watch.diagnose(err, timeout)) \
+                from err
+        finally:
+            watch.stop()
 
     # -- a loader that yields nothing -------------------------------------
     def build_train_loop(self, loop):

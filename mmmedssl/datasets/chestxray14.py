@@ -1,6 +1,7 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 import csv
 import glob
+import io
 import os
 import os.path as osp
 import re
@@ -13,7 +14,7 @@ from mmpretrain.datasets import BaseDataset
 from mmmedssl.registry import DATASETS
 from .splits import label_fraction_indices
 from .utils import (check_label_fraction, check_num_classes,
-                    check_split_leakage)
+                    check_split_leakage, read_text)
 
 NIH_URL = 'https://nihcc.app.box.com/v/ChestXray-NIHCC'
 
@@ -304,7 +305,7 @@ class ChestXray14(BaseDataset):
 
     def _read_csv(self, path: str) -> Dict[str, dict]:
         """``{stem: dict(file, group, label)}`` in CSV order."""
-        with open(path, newline='', encoding='utf-8-sig') as f:
+        with io.StringIO(read_text(path), newline='') as f:
             reader = csv.reader(f)
             header = [h.strip() for h in next(reader, [])]
             absent = [c for c in (_IMG_COL, _LABEL_COL, _PATIENT_COL)
@@ -378,11 +379,10 @@ class ChestXray14(BaseDataset):
                     f' Download {osp.basename(path)} from {NIH_URL}.'
                     if what == 'split list' else ''))
         entries = []
-        with open(path, encoding='utf-8') as f:
-            for lineno, line in enumerate(f, 1):
-                parts = line.split()
-                if parts:
-                    entries.append((lineno, parts[0]))
+        for lineno, line in enumerate(read_text(path).splitlines(), 1):
+            parts = line.split()
+            if parts:
+                entries.append((lineno, parts[0]))
         if not entries:
             raise ValueError(f'{path}: no image listed.')
         return entries

@@ -6,6 +6,7 @@ from typing import List, Optional
 from mmpretrain.datasets import BaseDataset
 
 from mmmedssl.registry import DATASETS
+from .utils import read_text
 
 
 @DATASETS.register_module()
@@ -75,19 +76,18 @@ class CropPairDataset(BaseDataset):
                 f'CropPairDataset: ann_file {path!r} does not exist '
                 f'(ann_file is relative to data_root={self.data_root!r}).')
         paths = []
-        with open(path, encoding='utf-8') as f:
-            for lineno, line in enumerate(f, 1):
-                entry = line.strip()
-                if not entry:
-                    continue
-                if not entry.lower().endswith('.npy'):
-                    raise ValueError(f'{path}: line {lineno}: {entry!r} is '
-                                     'not a .npy file.')
-                full = osp.join(folder, entry)
-                if not osp.isfile(full):
-                    raise FileNotFoundError(
-                        f'{path}: line {lineno}: {full} does not exist.')
-                paths.append(full)
+        for lineno, line in enumerate(read_text(path).splitlines(), 1):
+            entry = line.strip()
+            if not entry:
+                continue
+            if not entry.lower().endswith('.npy'):
+                raise ValueError(f'{path}: line {lineno}: {entry!r} is '
+                                 'not a .npy file.')
+            full = osp.join(folder, entry)
+            if not osp.isfile(full):
+                raise FileNotFoundError(
+                    f'{path}: line {lineno}: {full} does not exist.')
+            paths.append(full)
         if not paths:
             raise ValueError(f'{path}: no .npy file listed.')
         return paths

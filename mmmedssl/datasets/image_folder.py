@@ -303,6 +303,9 @@ class MedImageFolder(MedImageList):
                 sorted({row['label'] for row in rows}))
         return rows, folder
 
+    def _check_images_exist(self, data_list, rows, path) -> None:
+        """Nothing to check: the samples come from listing the folder."""
+
     def extra_repr(self) -> List[str]:
         body = [f'Image folder: \t{self.image_folder}',
                 f'Extensions: \t{" ".join(self.extensions)}']

@@ -1,5 +1,6 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 import csv
+import io
 import json
 import os
 import os.path as osp
@@ -10,7 +11,22 @@ from mmpretrain.datasets import BaseDataset
 from mmmedssl.registry import DATASETS
 from .splits import label_fraction_indices
 from .utils import (check_group_ids, check_label_fraction,
-                    check_split_leakage, is_int)
+                    check_split_leakage, is_int, read_text)
+
+# How many missing files an error names.
+_MISSING_SHOWN = 5
+
+
+class _Row(dict):
+    """A record of an annotation file that remembers its line (None where
+    it is unknown), so that messages can point at it."""
+    line: Optional[int] = None
+
+
+def _at_line(row: Dict, line: Optional[int]) -> '_Row':
+    row = _Row(row)
+    row.line = line
+    return row
 
 
 def _as_tuple(value: Union[None, str, Sequence[str]]) -> Optional[tuple]:
@@ -89,6 +105,12 @@ class MedImageList(BaseDataset):
         **kwargs: ``data_root``, ``data_prefix``, ``pipeline``, ``classes``,
             ``metainfo``, ``test_mode``, ``lazy_init``... as in mmpretrain's
             ``BaseDataset``.
+        check_files (bool): Check when the dataset is built that every
+            image of the split exists (one stat per file), naming the first
+            missing ones and their lines, so that a missing validation image
+            fails before training rather than after an epoch. False skips
+            it for huge sets on slow file systems: a missing file then fails
+            only when it is loaded. Defaults to True.
     """
 
     def __init__(self,
@@ -104,7 +126,9 @@ class MedImageList(BaseDataset):
                  fraction_seed: int = 0,
                  mask_key: Optional[str] = None,
                  independent_splits: Sequence[str] = (),
+                 check_files: bool = True,
                  **kwargs) -> None:
+        self.check_files = check_files
         check_label_fraction(
             type(self).__name__, label_fraction, label_key is not None,
             'label_key')
@@ -141,15 +165,22 @@ class MedImageList(BaseDataset):
                 f'{self.data_root!r}; relative paths start from '
                 f'{os.getcwd()}).')
         ext = osp.splitext(path)[1].lower()
+        if ext not in ('.csv', '.tsv', '.txt', '.json'):
+            raise ValueError(
+                f'{type(self).__name__}: unsupported annotation file {path}; '
+                'expected .csv, .tsv, .txt or .json.')
+        text = read_text(path)
         if ext in ('.csv', '.tsv'):
-            with open(path, newline='', encoding='utf-8') as f:
-                reader = csv.DictReader(
-                    f, delimiter='\t' if ext == '.tsv' else ',')
-                if not reader.fieldnames:
-                    raise ValueError(f'{path}: empty file, expected a header '
-                                     'row with column names.')
-                rows = list(reader)
-            for lineno, row in enumerate(rows, 2):
+            reader = csv.DictReader(
+                io.StringIO(text, newline=''),
+                delimiter='\t' if ext == '.tsv' else ',')
+            if not reader.fieldnames:
+                raise ValueError(f'{path}: empty file, expected a header '
+                                 'row with column names.')
+            # line_num is the last line read: right for quoted line breaks.
+            rows = [_at_line(row, reader.line_num) for row in reader]
+            for row in rows:
+                lineno = row.line
                 # csv fills short lines with None and puts extra fields
                 # under the key None.
                 if None in row.values() or None in row:
@@ -161,26 +192,24 @@ class MedImageList(BaseDataset):
             return rows
         if ext == '.txt':
             rows = []
-            with open(path, encoding='utf-8') as f:
-                for lineno, line in enumerate(f, 1):
-                    parts = line.split()
-                    if not parts:
-                        continue
-                    if len(parts) > 2:
-                        raise ValueError(
-                            f'{path}: line {lineno} has {len(parts)} '
-                            'fields, expected "path" or "path label".')
-                    row = {self.img_key: parts[0]}
-                    if len(parts) == 2:
-                        row[self.label_key or 'label'] = parts[1]
-                    rows.append(row)
+            for lineno, line in enumerate(text.splitlines(), 1):
+                parts = line.split()
+                if not parts:
+                    continue
+                if len(parts) > 2:
+                    raise ValueError(
+                        f'{path}: line {lineno} has {len(parts)} '
+                        'fields, expected "path" or "path label".')
+                row = {self.img_key: parts[0]}
+                if len(parts) == 2:
+                    row[self.label_key or 'label'] = parts[1]
+                rows.append(_at_line(row, lineno))
             return rows
         if ext == '.json':
-            with open(path, encoding='utf-8') as f:
-                try:
-                    content = json.load(f)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f'{path}: invalid JSON ({err}).') from None
+            try:
+                content = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise ValueError(f'{path}: invalid JSON ({err}).') from None
             if isinstance(content, dict):
                 if 'data_list' not in content:
                     raise ValueError(
@@ -191,10 +220,26 @@ class MedImageList(BaseDataset):
             if not isinstance(content, list) or not all(
                     isinstance(r, dict) for r in content):
                 raise ValueError(f'{path}: expected a list of objects.')
-            return content
-        raise ValueError(
-            f'{type(self).__name__}: unsupported annotation file {path}; '
-            'expected .csv, .tsv, .txt or .json.')
+            return self._json_rows(content, text)
+
+    def _json_rows(self, records: List[Dict], text: str) -> List['_Row']:
+        """JSON records with the line of their image path, found by
+        searching the encoded path in the text in record order (None when
+        it is not written as json.dumps would)."""
+        rows, pos = [], 0
+        for record in records:
+            line = None
+            value = record.get(self.img_key)
+            if isinstance(value, str):
+                found = text.find(json.dumps(value), pos)
+                if found < 0:
+                    found = text.find(json.dumps(value, ensure_ascii=False),
+                                      pos)
+                if found >= 0:
+                    line = text.count('\n', 0, found) + 1
+                    pos = found + 1
+            rows.append(_at_line(record, line))
+        return rows
 
     def _check_key(self, rows: List[Dict], key: str, arg: str,
                    path: str) -> None:
@@ -297,6 +342,8 @@ class MedImageList(BaseDataset):
                     f'{path}: {len(missing)} mask(s) listed in column '
                     f'{self.mask_key!r} do not exist, e.g. {missing[0]} '
                     f'(data_root={self.data_root!r}).')
+        if self.check_files:
+            self._check_images_exist(data_list, rows, path)
         if self.group_key is not None and (self.group_sources
                                            or self.label_fraction < 1):
             check_group_ids(
@@ -315,6 +362,30 @@ class MedImageList(BaseDataset):
         if self.group_sources:
             data_list = self._group(data_list, rows, path)
         return data_list
+
+    def _check_images_exist(self, data_list: List[dict], rows: List[Dict],
+                            path: str) -> None:
+        """Raise naming the first missing images of the split and their
+        lines in ``path``."""
+        missing = [(row, info['img_path'])
+                   for info, row in zip(data_list, rows)
+                   if not osp.isfile(info['img_path'])]
+        if not missing:
+            return
+        shown = '; '.join(
+            (f'line {row.line}: ' if getattr(row, 'line', None) else '') +
+            f'{row[self.img_key]!r} -> {full}'
+            for row, full in missing[:_MISSING_SHOWN])
+        more = (f' and {len(missing) - _MISSING_SHOWN} more'
+                if len(missing) > _MISSING_SHOWN else '')
+        split = f' of split {list(self.split)}' if self.split else ''
+        raise FileNotFoundError(
+            f'{path}: {len(missing)} of the {len(data_list)} image(s)'
+            f'{split} do not exist: {shown}{more} (data_root='
+            f'{self.data_root!r}, data_prefix={self.data_prefix!r}; relative '
+            f'paths start from {os.getcwd()}). Fix the list or the paths; '
+            'check_files=False skips this check (a missing file then fails '
+            'when it is loaded).')
 
     def _group(self, data_list: List[dict], rows: List[Dict],
                path: str) -> List[dict]:

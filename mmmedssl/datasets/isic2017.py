@@ -1,5 +1,6 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 import csv
+import io
 import os
 import os.path as osp
 import re
@@ -11,7 +12,7 @@ from mmpretrain.datasets import BaseDataset
 from mmmedssl.registry import DATASETS
 from .splits import label_fraction_indices
 from .utils import (check_label_fraction, check_num_classes,
-                    with_default_classes)
+                    read_text, with_default_classes)
 
 ISIC_URL = 'https://challenge.isic-archive.com/data/#2017'
 
@@ -229,7 +230,7 @@ class ISIC2017(BaseDataset):
                 self._missing(path, osp.basename(path),
                               'Part 3 ground truth file') +
                 ' Use with_label=False for unlabelled pretraining.')
-        with open(path, newline='', encoding='utf-8-sig') as f:
+        with io.StringIO(read_text(path), newline='') as f:
             reader = csv.DictReader(f)
             fields = reader.fieldnames or []
             absent = [c for c in _CSV_COLUMNS if c not in fields]
@@ -291,24 +292,23 @@ class ISIC2017(BaseDataset):
         by_id = {r['image_id']: r for r in records}
         source = (self.label_file if self.with_label else self.image_dir)
         kept, seen = [], {}
-        with open(path, encoding='utf-8') as f:
-            for lineno, line in enumerate(f, 1):
-                entry = line.strip()
-                if not entry:
-                    continue
-                image_id = re.sub(r'\.(jpe?g|png)$', '',
-                                  osp.basename(entry.replace('\\', '/')),
-                                  flags=re.IGNORECASE)
-                if image_id in seen:
-                    raise ValueError(
-                        f'{path}: line {lineno}: {entry!r} already listed '
-                        f'on line {seen[image_id]}.')
-                seen[image_id] = lineno
-                if image_id not in by_id:
-                    raise ValueError(
-                        f'{path}: line {lineno}: {entry!r} is not an image '
-                        f'of split {self.split!r} (not in {source}).')
-                kept.append(by_id[image_id])
+        for lineno, line in enumerate(read_text(path).splitlines(), 1):
+            entry = line.strip()
+            if not entry:
+                continue
+            image_id = re.sub(r'\.(jpe?g|png)$', '',
+                              osp.basename(entry.replace('\\', '/')),
+                              flags=re.IGNORECASE)
+            if image_id in seen:
+                raise ValueError(
+                    f'{path}: line {lineno}: {entry!r} already listed '
+                    f'on line {seen[image_id]}.')
+            seen[image_id] = lineno
+            if image_id not in by_id:
+                raise ValueError(
+                    f'{path}: line {lineno}: {entry!r} is not an image '
+                    f'of split {self.split!r} (not in {source}).')
+            kept.append(by_id[image_id])
         if not kept:
             raise ValueError(f'{path}: no image listed.')
         return kept

@@ -21,7 +21,7 @@ from mmpretrain.datasets import BaseDataset
 from mmmedssl.registry import DATASETS
 from .splits import draw_groups
 from .utils import (check_label_fraction, check_num_classes, is_int,
-                    with_default_classes)
+                    read_text, with_default_classes)
 
 CHOLEC80_URL = 'http://camma.u-strasbg.fr/datasets'
 M2CAI16_URL = 'http://camma.u-strasbg.fr/m2cai2016/'
@@ -76,11 +76,10 @@ def _content_lines(path: str, what: str):
         raise FileNotFoundError(
             f'{what} file {path} does not exist (relative paths start from '
             f'{os.getcwd()}).')
-    with open(path, encoding='utf-8-sig') as f:
-        for lineno, line in enumerate(f, 1):
-            tokens = line.split()
-            if tokens:
-                yield lineno, tokens
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
+        tokens = line.split()
+        if tokens:
+            yield lineno, tokens
 
 
 def read_phase_annotation(path: str, classes: Sequence[str]) -> np.ndarray:

@@ -8,6 +8,24 @@ import torch
 from mmengine.dist import get_rank
 
 
+def read_text(path: str) -> str:
+    """The text of ``path`` decoded as UTF-8, a leading byte-order mark
+    (Excel's "CSV UTF-8" export) dropped. A file in another encoding
+    (Latin-1, Windows-1252) raises a ValueError naming the file, the line
+    and the encoding tried, instead of a bare UnicodeDecodeError."""
+    with open(path, 'rb') as f:
+        raw = f.read()
+    try:
+        return raw.decode('utf-8-sig')
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b'\n') + 1
+        raise ValueError(
+            f'{path}: line {line}: byte 0x{raw[err.start]:02x} is not '
+            'valid UTF-8 (the encoding tried: utf-8, with or without a '
+            'byte-order mark). Re-save the file as UTF-8 (in Excel: "CSV '
+            'UTF-8"; or iconv -f latin1 -t utf-8).') from None
+
+
 def seed_worker(worker_id: int, rank: int = None) -> None:
     """Seed numpy, ``random`` and torch in a dataloader worker from the seed
     torch gave it.

@@ -5,8 +5,10 @@ mmengine's ``init_dist('pytorch')`` always calls ``torch.cuda.set_device``
 and its default DDP wrapper passes ``device_ids=[LOCAL_RANK]``, so multi-
 process training fails on machines without CUDA. When CUDA is absent,
 :func:`prepare_launcher` starts a gloo process group itself (before the
-Runner would) and switches the model wrapper to CPU. With CUDA nothing
-changes: nccl and device ids, as upstream.
+Runner would) and switches the model wrapper to CPU. With CUDA: nccl and
+device ids, as upstream. Either way the collective timeout defaults to 5
+minutes instead of 30 (:func:`mmmedssl.engine.rank_watch.dist_timeout`), so
+that a rank that stops answering ends the job soon.
 """
 import os
 import subprocess
@@ -16,6 +18,8 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.logging import print_log
+
+from .rank_watch import dist_timeout
 
 
 CPU_DDP_WRAPPER = 'mmmedssl.models.utils.MedDistributedDataParallel'
@@ -47,7 +51,16 @@ def prepare_launcher(cfg: Config) -> Config:
     """Start a CPU process group when ``cfg.launcher`` asks for distributed
     training and CUDA is absent; returns ``cfg`` adjusted for it."""
     launcher = cfg.get('launcher', 'none')
-    if launcher == 'none' or torch.cuda.is_available():
+    if launcher == 'none':
+        return cfg
+    # Assign, then read back: a Config stores a converted copy.
+    if cfg.get('env_cfg') is None:
+        cfg['env_cfg'] = {}
+    if cfg['env_cfg'].get('dist_cfg') is None:
+        cfg['env_cfg']['dist_cfg'] = {}
+    dist_cfg = cfg['env_cfg']['dist_cfg']
+    dist_cfg['timeout'] = dist_timeout(dist_cfg.get('timeout'))
+    if torch.cuda.is_available():
         return cfg
     if launcher == 'slurm':
         _slurm_env()
@@ -63,11 +76,9 @@ def prepare_launcher(cfg: Config) -> Config:
             f'--launcher {launcher} needs the environment variables '
             f'{", ".join(missing)}; start the script with torchrun (see '
             'tools/dist_train.sh) or srun (tools/slurm_train.sh).')
-    env_cfg = cfg.setdefault('env_cfg', {})
-    dist_cfg = env_cfg.setdefault('dist_cfg', {})
     dist_cfg['backend'] = 'gloo'
     if not torch_dist.is_initialized():
-        timeout = dist_cfg.get('timeout', 1800)
+        timeout = dist_cfg['timeout']
         torch_dist.init_process_group(
             backend='gloo',
             rank=int(os.environ['RANK']),

@@ -5,6 +5,16 @@ import pytest
 
 from mmmedssl.datasets import MedImageList
 
+
+@pytest.fixture(autouse=True)
+def _lists_without_image_files(monkeypatch):
+    """These lists name images that are never written: they test parsing,
+    not the existence check (tests/test_datasets/test_file_checks.py)."""
+    from mmmedssl.datasets import MedImageList
+    monkeypatch.setattr(MedImageList, '_check_images_exist',
+                        lambda *args: None)
+
+
 CSV = '''image,label,lesion_id,split
 a.png,nv,L1,train
 b.png,mel,L1,train

@@ -10,6 +10,16 @@ from mmmedssl.datasets import MedImageList, split_by_ratios
 from mmmedssl.datasets.splits import check_split_ratios
 from mmmedssl.datasets.utils import check_split_leakage, missing_label_argument
 
+
+@pytest.fixture(autouse=True)
+def _lists_without_image_files(monkeypatch):
+    """These lists name images that are never written: they test parsing,
+    not the existence check (tests/test_datasets/test_file_checks.py)."""
+    from mmmedssl.datasets import MedImageList
+    monkeypatch.setattr(MedImageList, '_check_images_exist',
+                        lambda *args: None)
+
+
 SHARED = osp.join(osp.dirname(__file__), '..', '..', '..', 'shared', 'data')
 
 

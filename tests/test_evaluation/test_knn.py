@@ -108,3 +108,28 @@ def test_samples_without_an_allowed_neighbour_are_left_out():
     assert math.isnan(result['knn/top1'])
     assert math.isnan(result['knn/balanced_acc'])
     assert result['knn/num_without_neighbour'] == 2.0
+
+
+def test_knn_predict_says_which_samples_had_a_neighbour():
+    # Samples 0 and 1 form a group; with sample 2 in another group every
+    # sample has a neighbour. With one group for all, none has.
+    feats = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    labels = torch.tensor([1, 1, 0])
+    _, has = knn_predict(feats, labels, 2, k=2,
+                         groups=torch.tensor([0, 0, 1]),
+                         return_has_neighbour=True)
+    assert has.all()
+    scores, has = knn_predict(feats, labels, 2, k=2,
+                              groups=torch.tensor([0, 0, 0]),
+                              return_has_neighbour=True)
+    assert not has.any()
+    assert (scores == 0).all()
+
+
+def test_single_sample_split_is_nan():
+    metric = KNNAccuracy(k=1, exclude_same_group=True)
+    metric.process(None, _samples(torch.tensor([[1.0, 0.0]]), [0], ['x']))
+    with pytest.warns(UserWarning, match='NaN'):
+        result = metric.evaluate(1)
+    assert result['knn/num_without_neighbour'] == 1.0
+    assert math.isnan(result['knn/top1'])

@@ -284,6 +284,36 @@ def test_make_demo_volumes(tmp_path):
     assert scan.GetSpacing() == pytest.approx(make_demo_volumes.SCAN_SPACING)
 
 
+def test_segmentation_volumes_do_not_enter_the_pcrl_demo(tmp_path):
+    """--num-seg-volumes writes beside the pairs, not among them: the PCRL
+    3D demo config still reads only crop pairs, the 3D segmentation demo
+    config reads the labelled volumes."""
+    from mmengine.config import Config
+
+    from mmmedssl.registry import DATASETS
+    out = tmp_path / 'demo_volumes'
+    make_demo_volumes.main(['--out', str(out), '--num-pairs', '4', '--shape',
+                            '2', '8', '8', '4', '--num-seg-volumes', '8',
+                            '--seg-shape', '32', '32', '16'])
+    seg = tmp_path / 'demo_volumes_seg'
+    assert not list(out.rglob('label_*.npy'))
+    assert len(list(seg.glob('label_*.npy'))) == 8
+    for name, root, size in (('demo_volumes_pcrl.py', out, 4),
+                             ('demo_volumes_seg.py', seg, 6)):
+        cfg = Config.fromfile(
+            osp.join(REPO_ROOT, 'configs', '_base_', 'datasets', name))
+        dataset_cfg = dict(cfg.train_dataloader.dataset, data_root=str(root))
+        dataset = DATASETS.build(dataset_cfg)
+        assert len(dataset) == size, name
+        for i in range(len(dataset)):  # the pipeline accepts every sample
+            assert dataset[i]['inputs'] is not None
+    # Even a folder listing without the index sees only pairs.
+    assert len(CropPairDataset(data_root=str(out))) == 4
+    with pytest.raises(SystemExit):
+        make_demo_volumes.main(['--out', str(out), '--num-seg-volumes', '2',
+                                '--seg-out', str(out / 'seg')])
+
+
 def test_flat_folder_of_nifti_scans(tmp_path):
     """Any CT folder (--flat): NIfTI scans anywhere below --data-root."""
     root = tmp_path / 'my_ct'

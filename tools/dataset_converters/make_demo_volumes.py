@@ -4,7 +4,7 @@
     python tools/dataset_converters/make_demo_volumes.py \\
         [--out data/demo_volumes] [--num-pairs 64] [--shape 2 32 32 16] \\
         [--format npy|nii|mhd] [--num-scans 2] [--seed 0] \\
-        [--num-seg-volumes 0] [--seg-shape 48 48 24]
+        [--num-seg-volumes 0] [--seg-shape 48 48 24] [--seg-out DIR]
 
 Crop pairs: ``<out>/pair_0000.npy`` ... float32 arrays of ``--shape``
 (``[2, X, Y, Z]``, default ``[2, 32, 32, 16]``, the ``(x, y, z)`` layout of
@@ -22,13 +22,16 @@ two lungs with vessels and nodules, mediastinum, spine) to
 ``luna_crop_pairs.py --data-root <out>/scans --subsets 0`` reads.
 
 ``--num-seg-volumes N`` (default 0: none) also writes N labelled volumes
-for the segmentation downstream to ``<out>/seg/``: ``vol_<i>.npy`` (float32
+for the segmentation downstream to ``--seg-out`` (default ``<out>_seg``,
+i.e. ``data/demo_volumes_seg``; a folder of its own, never inside
+``<out>``, whose ``.npy`` files the PCRL 3D demo would otherwise read as
+crop pairs): ``vol_<i>.npy`` (float32
 in [0, 1], shape ``--seg-shape`` in ``(x, y, z)``), ``label_<i>.npy``
 (uint8 label map of the same shape: 0 lung, 1 nodule/vessel blob where the
 blob adds over half its peak, 2 chest wall) and ``labels.csv`` with the
 columns ``image,mask,split``: the last ``ceil(N / 8)`` volumes are
 ``test``, the ``ceil(N / 8)`` before them ``val``, the rest ``train``. Read
-them with ``MedImageList(data_root=<out>, ann_file='seg/labels.csv',
+them with ``MedImageList(data_root=<seg-out>, ann_file='labels.csv',
 mask_key='mask', split=...)``. They are drawn from their own random stream,
 so the pairs and scans are the same with or without them.
 
@@ -81,7 +84,10 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-seg-volumes', type=int, default=0,
                         help='labelled volumes for segmentation written to '
-                        '<out>/seg (default: 0)')
+                        '--seg-out (default: 0)')
+    parser.add_argument('--seg-out', default=None,
+                        help='folder of the labelled volumes (default: '
+                        '<out>_seg); not inside --out')
     parser.add_argument('--seg-shape', type=int, nargs=3,
                         default=[48, 48, 24], metavar=('X', 'Y', 'Z'),
                         help='shape of each labelled volume (default: 48 48 '
@@ -95,7 +101,26 @@ def parse_args(argv=None):
                      '>= 0')
     if min(args.seg_shape) < 1:
         parser.error(f'--seg-shape must be positive, got {args.seg_shape}')
+    try:
+        args.seg_out = seg_folder(args.out, args.seg_out)
+    except ValueError as err:
+        parser.error(str(err))
     return args
+
+
+def seg_folder(out: str, seg_out: str = None) -> str:
+    """The folder of the labelled volumes: ``seg_out`` or ``<out>_seg``.
+    Not inside ``out``: CropPairDataset lists every ``.npy`` under its
+    folder, so label maps there would be read as crop pairs."""
+    out = osp.normpath(out)
+    seg_out = osp.normpath(seg_out or out + '_seg')
+    full_out, full_seg = osp.abspath(out), osp.abspath(seg_out)
+    if osp.commonpath([full_out, full_seg]) == full_out:
+        raise ValueError(
+            f'--seg-out {seg_out} is inside --out {out}: the PCRL 3D demo '
+            f'reads every .npy under {out} as a crop pair. Use a folder '
+            f'beside it (default {out}_seg).')
+    return seg_out
 
 
 def to_unit(hu: np.ndarray) -> np.ndarray:
@@ -156,13 +181,12 @@ def labelled_patch(rng: np.random.Generator, shape):
     return to_unit(hu), labels
 
 
-def make_seg_volumes(out: str, num: int, shape=(48, 48, 24),
+def make_seg_volumes(folder: str, num: int, shape=(48, 48, 24),
                      seed: int = 0) -> list:
-    """Write ``num`` labelled volumes and ``labels.csv`` to ``<out>/seg``;
+    """Write ``num`` labelled volumes and ``labels.csv`` to ``folder``;
     returns the ``(volume, label)`` paths."""
     import math
     rng = np.random.default_rng([seed, 1])  # independent of the pairs
-    folder = osp.join(out, 'seg')
     os.makedirs(folder, exist_ok=True)
     held_out = math.ceil(num / 8)
     rows, written = [], []
@@ -173,7 +197,7 @@ def make_seg_volumes(out: str, num: int, shape=(48, 48, 24),
         np.save(osp.join(folder, names[1]), labels)
         split = ('test' if index >= num - held_out else
                  'val' if index >= num - 2 * held_out else 'train')
-        rows.append(f'seg/{names[0]},seg/{names[1]},{split}\n')
+        rows.append(f'{names[0]},{names[1]},{split}\n')
         written.append(tuple(osp.join(folder, n) for n in names))
     with open(osp.join(folder, 'labels.csv'), 'w') as f:
         f.write('image,mask,split\n')
@@ -254,7 +278,7 @@ def make_demo_volumes(out: str, num_pairs: int = 64,
                       shape=(2, 32, 32, 16), seed: int = 0,
                       fmt: str = 'npy', num_scans: int = 2,
                       num_seg_volumes: int = 0,
-                      seg_shape=(48, 48, 24)) -> dict:
+                      seg_shape=(48, 48, 24), seg_out: str = None) -> dict:
     """Write the demo pairs (scans, labelled volumes); returns the written
     paths as ``dict(pairs=[...], scans=[...], seg=[(vol, label), ...])``."""
     rng = np.random.default_rng(seed)
@@ -277,8 +301,8 @@ def make_demo_volumes(out: str, num_pairs: int = 64,
             path = osp.join(folder, f'demo_{index}{suffix}')
             write_scan(path, chest_scan(rng), SCAN_SPACING)
             scans.append(path)
-    seg = make_seg_volumes(out, num_seg_volumes, seg_shape,
-                           seed) if num_seg_volumes else []
+    seg = make_seg_volumes(seg_folder(out, seg_out), num_seg_volumes,
+                           seg_shape, seed) if num_seg_volumes else []
     return dict(pairs=pairs, scans=scans, seg=seg)
 
 
@@ -286,14 +310,15 @@ def main(argv=None):
     args = parse_args(argv)
     written = make_demo_volumes(args.out, args.num_pairs, args.shape,
                                 args.seed, args.format, args.num_scans,
-                                args.num_seg_volumes, args.seg_shape)
+                                args.num_seg_volumes, args.seg_shape,
+                                args.seg_out)
     print(f'make_demo_volumes: {len(written["pairs"])} pairs of shape '
           f'{args.shape} in {args.out} (index.txt)'
           + (f', {len(written["scans"])} scans in '
              f'{osp.join(args.out, "scans", "subset0")}'
              if written['scans'] else '')
           + (f', {len(written["seg"])} labelled volumes in '
-             f'{osp.join(args.out, "seg")} (labels.csv)'
+             f'{args.seg_out} (labels.csv)'
              if written['seg'] else ''))
     return written
 

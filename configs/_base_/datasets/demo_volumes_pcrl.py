@@ -7,4 +7,5 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(data_root=data_root))
+    # Only the pairs the generator listed, whatever else lies in the folder.
+    dataset=dict(data_root=data_root, ann_file='index.txt'))

@@ -1,12 +1,12 @@
 # Synthetic labelled CT-like volumes for the 3D segmentation downstream:
 #   python tools/dataset_converters/make_demo_volumes.py \
 #       --num-seg-volumes 32 [--seg-shape 48 48 24]
-# writes data/demo_volumes/seg/{vol,label}_*.npy and labels.csv
+# writes data/demo_volumes_seg/{vol,label}_*.npy and labels.csv
 # (image,mask,split). Volumes are (x, y, z) in [0, 1]; labels 0 lung,
 # 1 nodule/vessel blob, 2 chest wall. Training crops 32x32x16 windows with
 # random flips; evaluation runs on whole volumes (sizes divisible by 8).
 dataset_type = 'MedImageList'
-data_root = 'data/demo_volumes'
+data_root = 'data/demo_volumes_seg'
 crop_size = (32, 32, 16)
 
 train_pipeline = [
@@ -24,7 +24,7 @@ eval_pipeline = [
 common = dict(
     type=dataset_type,
     data_root=data_root,
-    ann_file='seg/labels.csv',
+    ann_file='labels.csv',
     img_key='image',
     mask_key='mask')
 

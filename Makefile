@@ -13,9 +13,10 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstalls only when setup.py or a requirements file changed.
-$(STAMP): $(PY) setup.py requirements/runtime.txt requirements/tests.txt requirements/build.txt
+$(STAMP): $(PY) setup.py requirements/runtime.txt requirements/tests.txt requirements/build.txt requirements/mim.txt
 	$(PY) -m pip install -q -r requirements/build.txt
 	$(PY) -m pip install -q -r requirements/runtime.txt -r requirements/tests.txt
+	$(PY) -m pip install -q --no-deps -r requirements/mim.txt
 	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
 	touch $(STAMP)
 

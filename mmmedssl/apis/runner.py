@@ -270,6 +270,26 @@ def check_train_loader(dataloader) -> None:
         '(train_dataloader.sampler or the loader), or more data.')
 
 
+class _FormattedOnceConfig(Config):
+    """A Config whose ``pretty_text`` is formatted once per content.
+
+    mmengine formats the whole config with yapf (a fraction of a second)
+    each time it is asked: at start, for the dumped copy, by a hook, and
+    again in every checkpoint it saves.
+    """
+    _formatted = {}  # repr of the content -> text; the last one only
+
+    @property
+    def pretty_text(self) -> str:
+        key = repr(self._cfg_dict)
+        text = self._formatted.get(key)
+        if text is None:
+            text = super().pretty_text
+            self._formatted.clear()
+            self._formatted[key] = text
+        return text
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the Runner of a config the way ``tools/train.py`` does.
 
@@ -288,6 +308,8 @@ def build_runner(cfg: Config) -> Runner:
     cfg = prepare_launcher(cfg)
     drop_disabled_hooks(cfg)
     fall_back_to_fp32_without_cuda(cfg)
+    if type(cfg) is Config:  # the Runner deep-copies it, class included
+        object.__setattr__(cfg, '__class__', _FormattedOnceConfig)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return MedSSLRunner.from_cfg(cfg)

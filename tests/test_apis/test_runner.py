@@ -103,3 +103,30 @@ def test_run_test_without_checkpoint_evaluates_the_training_start(
     assert start.keys() == tested.keys()
     for key in start:
         assert torch.equal(start[key], tested[key]), key
+
+
+def test_config_text_formatted_once_and_follows_changes(monkeypatch):
+    """build_runner's config formats its pretty_text (yapf) once per
+    content, not at every checkpoint, and still follows later changes."""
+    from mmengine.config import Config
+
+    from mmmedssl.apis.runner import _FormattedOnceConfig
+    calls = []
+    original = Config.pretty_text.fget
+
+    def counted(self):
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Config, 'pretty_text', property(counted))
+    cfg = Config(dict(a=1, b=dict(c=[1, 2])))
+    object.__setattr__(cfg, '__class__', _FormattedOnceConfig)
+    first = cfg.pretty_text
+    assert cfg.pretty_text == first and len(calls) == 1
+    copied = __import__('copy').deepcopy(cfg)  # what the Runner keeps
+    assert type(copied) is _FormattedOnceConfig
+    assert copied.pretty_text == first and len(calls) == 1
+    copied.b.c.append(3)
+    text = copied.pretty_text
+    assert text != first and '3' in text.split('c=')[1]
+    assert len(calls) == 2

@@ -6,6 +6,8 @@ STAMP := $(VENV)/.install-stamp
 DEMO_CONFIG := configs/mocov2/mocov2_resnet18_1xb32-coslr-40e_demo.py
 DEMO_WORK_DIR := work_dirs/demo
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); 0 runs the suite in this one.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install test demo demo-data demo-distillingself clean
 
@@ -23,7 +25,7 @@ $(STAMP): $(PY) setup.py requirements/runtime.txt requirements/tests.txt require
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests $(PYTEST_ARGS)
 
 demo-data: $(STAMP)
 	$(PY) tools/dataset_converters/make_demo_data.py --out data/demo_derm

@@ -1,13 +1,37 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """mmmedssl: self-supervised learning for medical images, OpenMMLab style."""
-import mmcv
-import mmengine
-import mmpretrain
-from mmengine.utils import digit_version
+import warnings
 
-from .utils.checkpoint import install_checkpoint_io
-from .utils.compat import apply_compat_patches
-from .version import __version__, version_info
+# Two mmcv warnings that say nothing about a run, silenced before mmcv is
+# first imported (this runs first in every tool, in spawned dataloader
+# workers and in DDP processes, which all import mmmedssl before mmcv):
+# - mmcv-lite, installed on purpose, has no compiled ops, so importing
+#   mmcv.cnn warns that MultiScaleDeformableAttention is missing; no mmmedssl
+#   model uses it.
+# - mmcv's adjust_color warns "Only use 'alpha' for pillow backend." on every
+#   call with the pillow backend, however it is called. mmpretrain's
+#   ColorJitter (pillow by default, as torchvision's jitter of the released
+#   MoCo v2 recipe) passes only alpha, so there is nothing to fix at the
+#   call; switching it to cv2 would change the augmentation.
+warnings.filterwarnings(
+    'ignore',
+    message=r'Fail to import ``MultiScaleDeformableAttention``',
+    category=UserWarning,
+    module=r'mmcv\.cnn\.bricks\.transformer')
+warnings.filterwarnings(
+    'ignore',
+    message=r"Only use 'alpha' for pillow backend\.",
+    category=UserWarning,
+    module=r'mmcv\.image\.photometric')
+
+import mmcv  # noqa: E402
+import mmengine  # noqa: E402
+import mmpretrain  # noqa: E402
+from mmengine.utils import digit_version  # noqa: E402
+
+from .utils.checkpoint import install_checkpoint_io  # noqa: E402
+from .utils.compat import apply_compat_patches  # noqa: E402
+from .version import __version__, version_info  # noqa: E402
 
 
 def _check_version(package, low: str, high: str) -> None:

@@ -12,7 +12,8 @@ import os.path as osp
 import sys
 
 # Importing mmmedssl first installs the safe checkpoint loader and atomic
-# checkpoint writer for everything below.
+# checkpoint writer for everything below, and silences two mmcv warnings
+# that say nothing about the run before anything imports mmcv.
 import mmmedssl  # noqa: F401,E402
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
@@ -57,6 +58,11 @@ def parse_args(argv=None):
         action='store_true',
         help='do not keep dataloader workers alive between epochs')
     parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also write the logged scalars as TensorBoard events under the '
+        'work dir (`tensorboard --logdir WORK_DIR`)')
+    parser.add_argument(
         '--trust-checkpoint',
         action='store_true',
         help='load checkpoints with full unpickling (can run code from the '
@@ -79,6 +85,19 @@ def parse_args(argv=None):
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
+
+
+def add_tensorboard_backend(cfg: Config) -> None:
+    """Add mmengine's TensorboardVisBackend to the visualizer's backends
+    (once; the others, such as the local JSON one, stay)."""
+    visualizer = cfg.get('visualizer')
+    if visualizer is None:
+        raise SystemExit('--tensorboard: the config has no `visualizer` to '
+                         'add the TensorBoard backend to.')
+    backends = list(visualizer.get('vis_backends') or [])
+    if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
+        backends.append(ConfigDict(type='TensorboardVisBackend'))
+    visualizer.vis_backends = backends
 
 
 def merge_args(cfg: Config, args) -> Config:
@@ -110,6 +129,9 @@ def merge_args(cfg: Config, args) -> Config:
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', ConfigDict(base_batch_size=256))
         cfg.auto_scale_lr.enable = True
+
+    if args.tensorboard:
+        add_tensorboard_backend(cfg)
 
     sanitize_dataloaders(cfg, args.no_pin_memory, args.no_persistent_workers)
 

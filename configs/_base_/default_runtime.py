@@ -4,6 +4,8 @@ default_scope = 'mmmedssl'
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
+    # mmmedssl's LoggerHook: in epoch-based training it logs at least about
+    # every 10 % of an epoch, min(interval, round(iters_per_epoch / 10)).
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
@@ -22,6 +24,14 @@ default_hooks = dict(
     # (where they fit; mmpretrain otherwise; plain PyTorch for the 3D
     # encoder) into WORK_DIR/exported/: docs/export.md. None disables it.
     export_backbone=dict(type='ExportBackboneHook', targets='auto'),
+    # Warns when the logged embed_std stays below min_embed_std or
+    # contrast_vs_chance above max_contrast_vs_chance for `patience` log
+    # lines in a row (docs/training.md, "Monitoring"). None disables it.
+    collapse_monitor=dict(
+        type='CollapseMonitorHook',
+        min_embed_std=0.05,
+        max_contrast_vs_chance=0.98,
+        patience=3),
 )
 
 env_cfg = dict(
@@ -35,8 +45,23 @@ vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
 
 log_processor = dict(
+    # Losses, times and the collapse scalars are logged as their mean over
+    # the last window_size iterations (mmengine logs the others as the
+    # current value).
     window_size=10,
-    custom_cfg=[dict(data_src='', method='mean', window_size='global')])
+    mean_pattern=r'.*(loss|time|data_time|grad_norm|embed_std|'
+    r'contrast_vs_chance).*',
+    # And beside the windowed loss, its mean over the epoch so far
+    # (`loss_epoch`: at the epoch's last log line, the epoch's mean loss).
+    # Iteration-based loops (log_processor.by_epoch=False) need a window
+    # other than 'epoch', e.g. 'global'.
+    custom_cfg=[
+        dict(
+            data_src='loss',
+            log_name='loss_epoch',
+            method_name='mean',
+            window_size='epoch')
+    ])
 
 log_level = 'INFO'
 load_from = None

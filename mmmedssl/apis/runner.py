@@ -165,6 +165,35 @@ class MedSSLRunner(Runner):
         finally:
             watch.stop()
 
+    # -- the environment block ---------------------------------------------
+    def _log_env(self, env_cfg: dict) -> None:
+        """mmengine's environment block, with the processes counted
+        honestly: mmengine prints ``GPU number: <world size>`` even on a
+        CPU-only machine; here that line says ``Processes: N (CPU)`` when
+        the run does not use CUDA."""
+        if torch.cuda.is_available():
+            return super()._log_env(env_cfg)
+        from mmengine.utils.dl_utils import collect_env
+        runtime = dict(env_cfg)
+        runtime.update(self._randomness_cfg)
+        runtime.update({
+            'seed': self._seed,
+            'Distributed launcher': self._launcher,
+            'Distributed training': self._distributed,
+            'Processes': f'{self._world_size} (CPU)',
+        })
+        blocks = [('System environment', collect_env()),
+                  ('Runtime environment', runtime)]
+        dash_line = '-' * 60
+        lines = ['', dash_line]
+        for title, items in blocks:
+            lines.append(f'{title}:')
+            lines += [f'    {key}: {value}' for key, value in items.items()]
+            lines.append('')
+        self.logger.info('\n'.join(lines + [dash_line, '']))
+        if self.cfg._cfg_dict:
+            self.logger.info(f'Config:\n{self.cfg.pretty_text}')
+
     # -- a loader that yields nothing -------------------------------------
     def build_train_loop(self, loop):
         loop = super().build_train_loop(loop)

@@ -1,6 +1,13 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """Classification metric functions on tensors, shared by the metric classes
-(``MedClassificationMetric``) and the linear probe."""
+(``MedClassificationMetric``) and the linear probe.
+
+They are written in torch (no tensor-to-numpy round trip in the evaluators)
+and tested against scikit-learn on random problems, ties and absent classes
+included (tests/test_evaluation/test_metrics_vs_sklearn.py). One difference
+is on purpose: an AUC that is undefined (a class or label with no positives
+or no negatives) is NaN in both, but our macro / mean AUC averages the
+defined ones, where scikit-learn's macro average becomes NaN."""
 import math
 from typing import Dict
 

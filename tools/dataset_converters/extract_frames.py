@@ -31,7 +31,7 @@ import os.path as osp
 import sys
 import time
 import warnings
-from multiprocessing import Pool
+from multiprocessing import get_context
 from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -343,7 +343,10 @@ def main(argv=None) -> int:
         return 2
     jobs = [(v, args, args.workers > 1) for v in videos]
     if args.workers > 1 and len(videos) > 1:
-        with Pool(min(args.workers, len(videos))) as pool:
+        # Spawned, not forked: a fork of a process whose OpenCV or torch
+        # threads hold locks (a notebook, a test runner) can hang forever.
+        with get_context('spawn').Pool(min(args.workers,
+                                           len(videos))) as pool:
             results = pool.imap(_process, jobs)
             failed = _report(results)
     else:

@@ -38,7 +38,7 @@ import sys
 import time
 import warnings
 import zlib
-from multiprocessing import Pool
+from multiprocessing import get_context
 
 import numpy as np
 
@@ -320,7 +320,9 @@ def main(argv=None):
     jobs = [(subset, path, args) for subset, path in scans]
     records, skipped, padded = [], 0, 0
     if args.workers > 1:
-        with Pool(args.workers) as pool:
+        # Spawned, not forked: a fork of a process whose SimpleITK or
+        # torch threads hold locks (a notebook, a test runner) can hang.
+        with get_context('spawn').Pool(args.workers) as pool:
             results = pool.map(convert_scan, jobs, chunksize=1)
     else:
         results = map(convert_scan, jobs)

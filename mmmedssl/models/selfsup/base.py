@@ -1,8 +1,10 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
+import math
 from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.structures import DataSample
 
@@ -37,6 +39,36 @@ def rename_legacy_keys(state_dict: Dict[str, torch.Tensor], prefix: str,
             if new not in state_dict:
                 value = state_dict.pop(key)
                 state_dict[new] = value.t() if rule.transpose else value
+
+
+def collapse_stats(embeddings: torch.Tensor,
+                   contrastive_loss: Optional[torch.Tensor] = None,
+                   num_candidates: Optional[int] = None
+                   ) -> Dict[str, torch.Tensor]:
+    """Scalars that show a collapsing run, logged beside the losses (their
+    names hold no 'loss', so mmengine logs them without adding them to the
+    objective; computed without gradient).
+
+    - ``embed_std``: the mean per-dimension standard deviation over the batch
+      of the L2-normalised embeddings, times sqrt(dim): about 1 when they
+      spread over the sphere, 0 when every sample maps to one point.
+    - ``contrast_vs_chance`` (with a contrastive loss and its number of
+      candidates, e.g. queue length + 1): the loss over its chance level
+      ln(candidates), the loss of uniform guessing; near 1 the positive is
+      no longer told apart.
+    """
+    stats = {}
+    with torch.no_grad():
+        flat = embeddings.detach().float().flatten(1)
+        if flat.shape[0] > 1:
+            normed = F.normalize(flat, dim=1)
+            stats['embed_std'] = (normed.std(dim=0).mean() *
+                                  math.sqrt(normed.shape[1]))
+        if contrastive_loss is not None and num_candidates and \
+                num_candidates > 1:
+            stats['contrast_vs_chance'] = (contrastive_loss.detach().float()
+                                           / math.log(num_candidates))
+    return stats
 
 
 class BaseMedSelfSupervisor(BaseSelfSupervisor):

@@ -11,7 +11,7 @@ from mmpretrain.structures import DataSample
 
 from mmmedssl.models.utils import FrozenTeacher
 from mmmedssl.registry import MODELS
-from .base import LegacyKey
+from .base import LegacyKey, collapse_stats
 from .moco import MedMoCo
 
 _BN_TYPES = (nn.modules.batchnorm._BatchNorm, )
@@ -207,4 +207,12 @@ class DistillingSelf(MedMoCo):
                                 teacher_pos, teacher_neg)
         self.queue.push(k)
         self.teacher.queue.push(k_t)
+        # Monitoring only (no gradient): the student's embeddings and its
+        # InfoNCE term (unweighted), the key among its own queue's
+        # negatives and the positive.
+        weight = self.head.contrastive_weight
+        contrast = losses['loss_contrast'].detach() / weight \
+            if weight else None
+        losses.update(
+            collapse_stats(q, contrast, self.queue.keys.shape[0] + 1))
         return losses

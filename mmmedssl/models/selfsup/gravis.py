@@ -10,7 +10,7 @@ from mmmedssl.models.utils import (check_same_size, gather_no_grad,
                                    gather_with_grad, shuffle_views,
                                    source_ids, stack_views)
 from mmmedssl.registry import MODELS
-from .base import BaseMedSelfSupervisor
+from .base import BaseMedSelfSupervisor, collapse_stats
 
 
 @MODELS.register_module()
@@ -94,4 +94,11 @@ class GraVIS(BaseMedSelfSupervisor):
         emb = self.embed(views)
         if get_world_size() > 1:
             groups = gather_no_grad(groups)
-        return dict(loss=self.head.loss(emb, groups))
+        losses = dict(loss=self.head.loss(emb, groups))
+        # Only the spread of the embeddings: Smooth-AP is 1 - (smoothed)
+        # average precision, not a cross-entropy over candidates, so its
+        # ratio to ln(candidates) would mean nothing, and its value for
+        # random ranking depends on the group sizes and the sigmoid
+        # temperature rather than on one chance level.
+        losses.update(collapse_stats(emb))
+        return losses

@@ -10,7 +10,7 @@ from mmpretrain.structures import DataSample
 
 from mmmedssl.models.utils import KeyMemory
 from mmmedssl.registry import MODELS
-from .base import BaseMedSelfSupervisor, LegacyKey
+from .base import BaseMedSelfSupervisor, LegacyKey, collapse_stats
 
 
 @MODELS.register_module()
@@ -101,4 +101,11 @@ class MedMoCo(BaseMedSelfSupervisor):
         neg = self.queue_similarities(q)
         loss = self.head.loss(pos, neg)
         self.queue.push(k)
-        return dict(loss=loss)
+        losses = dict(loss=loss)
+        # Monitoring only (no gradient): InfoNCE picks the key among the
+        # queue's negatives and the positive.
+        weight = getattr(self.head.loss_module, 'loss_weight', 1.0)
+        losses.update(
+            collapse_stats(q, loss.detach() / weight,
+                           self.queue.keys.shape[0] + 1))
+        return losses

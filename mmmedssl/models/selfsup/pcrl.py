@@ -1,5 +1,5 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -10,10 +10,12 @@ from mmengine.model import ExponentialMovingAverage
 from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 from mmpretrain.structures import DataSample
 
+from mmmedssl.models.losses import InfoNCELoss
 from mmmedssl.registry import MODELS
-from .base import BaseMedSelfSupervisor
+from .base import BaseMedSelfSupervisor, collapse_stats
 
 Features = Tuple[torch.Tensor, ...]
+Pairs = Dict[str, Tuple[torch.Tensor, torch.Tensor]]
 
 #: Order of the tensors a PCRL sample carries (``PCRLViews``); the two
 #: transformation targets are optional (built here from the codes).
@@ -46,6 +48,26 @@ def flip_rot90(batch: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     return torch.stack(out)
 
 
+class PCRLViewBatch(NamedTuple):
+    """One batch of PCRL views (see ``VIEW_ORDER``) and their codes."""
+    x1: torch.Tensor
+    x2: torch.Tensor
+    clean1: torch.Tensor
+    clean2: torch.Tensor
+    target1: torch.Tensor
+    target2: torch.Tensor
+    code1: torch.Tensor
+    code2: torch.Tensor
+
+
+class PCRLBranches(NamedTuple):
+    """What one forward of the PCRL branches gives the head and pictures."""
+    contrast_pairs: Pairs
+    recon_pairs: Pairs
+    recon_inputs: Dict[str, torch.Tensor]
+    query: torch.Tensor  # the student's projection of x1, not normalised
+
+
 def _blend(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor],
            alpha: float) -> List[torch.Tensor]:
     return [alpha * x + (1 - alpha) * y for x, y in zip(a, b)]
@@ -74,6 +96,12 @@ class PCRL(BaseMedSelfSupervisor):
        (hybrid with F~_t, no gating);
     4. ``L_c`` = mean of the memory NCE losses of (q, k), (q~, k~), (q~, k-);
        ``L_r`` = mean of the four MSE terms (``PCRLHead``).
+
+    ``loss`` also logs ``embed_std`` of the plain queries, and with
+    ``InfoNCELoss`` ``contrast_vs_chance`` of ``nce_plain``
+    (``collapse_stats``; not summed into the loss). ``reconstructions``
+    gives the four reconstructions of a batch without training
+    (``PCRLReconVisHook``).
 
     lambda and the alphas are ``max(u, 1 - u)`` with ``u ~ Beta(b, b)``
     (b = 1: uniform on [0.5, 1]), drawn with torch's generator so that a
@@ -171,9 +199,10 @@ class PCRL(BaseMedSelfSupervisor):
                              f'shaped (2, code_dim); got {tuple(codes.shape)}.')
         return codes[:, 0], codes[:, 1]
 
-    # -- training ---------------------------------------------------------
-    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
-             **kwargs) -> Dict[str, torch.Tensor]:
+    def _views(self, inputs: List[torch.Tensor],
+               data_samples: List[DataSample]) -> PCRLViewBatch:
+        """Check the inputs; build the targets from the codes when the
+        pipeline gave only 4 tensors."""
         if not isinstance(inputs, (list, tuple)) or len(inputs) not in (4,
                                                                          6):
             got = len(inputs) if isinstance(inputs, (list, tuple)) else 1
@@ -186,10 +215,16 @@ class PCRL(BaseMedSelfSupervisor):
             target1, target2 = inputs[4:]
         else:
             target1, target2 = flip_rot90(x1, code1), flip_rot90(x2, code2)
+        return PCRLViewBatch(x1, x2, clean1, clean2, target1, target2, code1,
+                             code2)
 
-        with torch.no_grad():
-            self.momentum_encoder.update_parameters(
-                nn.Sequential(self.backbone, self.neck))
+    def _branches(self, views: PCRLViewBatch) -> PCRLBranches:
+        """Every forward of one iteration after the momentum update: the
+        (query, key) pairs of the contrastive terms and the (prediction,
+        target) pairs of the four reconstructions, in the order the head
+        takes them. Draws alpha1, lambda, the permutation and alpha2 from
+        torch's generator, in that order."""
+        x1, x2, clean1, clean2, target1, target2, code1, code2 = views
 
         # Ordinary and hybrid reconstructions of the transformed views.
         feats_t, key_raw = self._encode_momentum(x2)
@@ -208,7 +243,8 @@ class PCRL(BaseMedSelfSupervisor):
             return lam * t + (1 - lam) * t[perm]
 
         feats_mt, key_mix = self._encode_momentum(mix(x2))
-        feats_ms, query_mix = self._encode(mix(x1))
+        x1_mix = mix(x1)
+        feats_ms, query_mix = self._encode(x1_mix)
         alpha2 = self._draw_weight()
         rec_mix = self.decoder(feats_ms)
         rec_mix_hybrid = self.decoder(_blend(feats_ms, feats_mt, alpha2))
@@ -216,7 +252,7 @@ class PCRL(BaseMedSelfSupervisor):
 
         normalize = F.normalize
         query_mix = normalize(query_mix, dim=1)
-        return self.head.loss(
+        return PCRLBranches(
             contrast_pairs=dict(
                 plain=(normalize(query, dim=1), normalize(key_raw, dim=1)),
                 mixup=(query_mix, normalize(key_mix, dim=1)),
@@ -227,4 +263,72 @@ class PCRL(BaseMedSelfSupervisor):
                 hybrid=(rec_hybrid,
                         alpha1 * target1 + (1 - alpha1) * target2),
                 mixup_hybrid=(rec_mix_hybrid, alpha2 * clean1_mix +
-                              (1 - alpha2) * clean2_mix)))
+                              (1 - alpha2) * clean2_mix)),
+            # The student's input of each reconstruction (the hybrids also
+            # take the momentum encoder's features of x2 / mixed x2).
+            recon_inputs=dict(ordinary=x1, mixup=x1_mix, hybrid=x1,
+                              mixup_hybrid=x1_mix),
+            query=query)
+
+    def _collapse_stats(self, query: torch.Tensor,
+                        losses: Dict[str, torch.Tensor]
+                        ) -> Dict[str, torch.Tensor]:
+        # ln(memory + 1) is the chance level of a softmax over the
+        # candidates (InfoNCE); the C2L NCE's binary terms have another, so
+        # only the embedding spread is logged with it.
+        contrast_loss = self.head.contrast_loss
+        plain = None
+        if isinstance(contrast_loss, InfoNCELoss) and \
+                contrast_loss.loss_weight > 0 and 'nce_plain' in losses:
+            plain = losses['nce_plain'] / contrast_loss.loss_weight
+        return collapse_stats(query, plain, self.head.memory.size + 1)
+
+    # -- training ---------------------------------------------------------
+    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        views = self._views(inputs, data_samples)
+        with torch.no_grad():
+            self.momentum_encoder.update_parameters(
+                nn.Sequential(self.backbone, self.neck))
+        branches = self._branches(views)
+        losses = self.head.loss(contrast_pairs=branches.contrast_pairs,
+                                recon_pairs=branches.recon_pairs)
+        # Logged beside the terms (no 'loss' in their names: not summed).
+        losses.update(self._collapse_stats(branches.query, losses))
+        return losses
+
+    # -- pictures ---------------------------------------------------------
+    @torch.no_grad()
+    def reconstructions(self, inputs: List[torch.Tensor],
+                        data_samples: List[DataSample]
+                        ) -> Dict[str, Dict[str, torch.Tensor]]:
+        """The four reconstructions of a preprocessed batch, as ``loss``
+        computes them, without training anything.
+
+        Runs the forward of ``loss`` in the model's current mode but skips
+        the momentum update and the memory, and puts the BatchNorm running
+        statistics (every buffer outside the head) back afterwards, so the
+        model is left as it was. It draws from torch's generator as
+        ``loss`` does: save and restore the RNG states around it to keep a
+        run reproducible (``PCRLReconVisHook`` does).
+
+        Returns:
+            dict: For each branch (``ordinary``, ``mixup``, ``hybrid``,
+            ``mixup_hybrid``) a dict of ``input`` (the student's input),
+            ``target`` and ``reconstruction``, each ``(B, C, *spatial)`` in
+            the normalised space of the data preprocessor.
+        """
+        views = self._views(inputs, data_samples)
+        saved = {name: buf.clone() for name, buf in self.named_buffers()
+                 if not name.startswith('head.')}
+        try:
+            branches = self._branches(views)
+        finally:
+            for name, buf in self.named_buffers():
+                if name in saved:
+                    buf.copy_(saved[name])
+        return {
+            name: dict(input=branches.recon_inputs[name], target=target,
+                       reconstruction=prediction)
+            for name, (prediction, target) in branches.recon_pairs.items()
+        }

@@ -1,4 +1,6 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
+import math
+
 import torch
 from mmpretrain.structures import DataSample
 
@@ -32,7 +34,13 @@ def test_loss_queue_and_momentum_update():
         dict(inputs=[torch.rand(2, 1, 32, 32) for _ in range(2)],
              data_samples=[DataSample(), DataSample()]))
     losses = model(**batch, mode='loss')
-    assert set(losses) == {'loss'} and losses['loss'].item() > 0
+    # The collapse scalars (no 'loss' in their names: not summed).
+    assert set(losses) == {'loss', 'embed_std', 'contrast_vs_chance'}
+    assert losses['loss'].item() > 0
+    assert not losses['embed_std'].requires_grad
+    # InfoNCE over the 8 queued keys and the positive: ln(9) at chance.
+    torch.testing.assert_close(losses['contrast_vs_chance'],
+                               losses['loss'].detach() / math.log(9))
     assert int(model.queue.ptr) == 2
     assert model.queue.keys.shape == (8, 4)
     torch.testing.assert_close(model.queue.keys.norm(dim=1), torch.ones(8))

@@ -65,7 +65,8 @@ def test_loss_terms_and_gradients(dims):
     model = tiny_pcrl(dims)
     inputs, samples = make_batch(dims)
     losses = model(inputs, samples, mode='loss')
-    assert set(losses) == TERMS
+    # embed_std: the collapse scalar (no 'loss' in the name: not summed).
+    assert set(losses) == TERMS | {'embed_std'}
     assert all(torch.isfinite(v) for v in losses.values())
     nce = [losses[k] for k in ('nce_plain', 'nce_mixup', 'nce_mixed_key')]
     mse = [losses[k] for k in ('mse_ordinary', 'mse_mixup', 'mse_hybrid',

@@ -79,7 +79,12 @@ def test_tiny_run_console_scalars_and_tensorboard(tmp_path, tiny_demo_data):
     if not torch.cuda.is_available():
         assert 'GPU number' not in out
         assert 'Processes: 1 (CPU)' in out
-    assert 'CollapseMonitorHook:' not in out
+    # The tiny set's 32-key queue is as long as its 32 training images:
+    # warned once before training; no collapse warning after.
+    monitor = [line for line in out.splitlines()
+               if 'CollapseMonitorHook:' in line]
+    assert len(monitor) == 1 and 'the key memory queue holds 32 keys' in \
+        monitor[0]
     # mmengine alone would log each epoch once (4 iterations < 50).
     assert re.findall(r'Epoch\(train\) +\[1\]\[(\d)/4\]', out) == list('1234')
 
@@ -169,7 +174,9 @@ def test_constant_embeddings_warn(tmp_path, tiny_demo_data):
 
     warnings = [line for line in out.splitlines()
                 if 'WARNING - CollapseMonitorHook:' in line]
-    assert len(warnings) == 2, out[-3000:]
+    assert len(warnings) == 3, out[-3000:]
+    assert 'the key memory queue holds 32 keys, not fewer than the 32 ' \
+        'training samples' in warnings.pop(0)
     assert ('at iteration 3 (epoch 1) the embeddings are collapsing: '
             'embed_std 0.0000 < min_embed_std 0.05 for 3 log lines in a row'
             in warnings[0])
@@ -294,3 +301,19 @@ def test_tensorboard_flag_config_way_and_monitor_off(tmp_path,
     assert 'ProgressLoggerHook' in names
     assert Config.fromfile(BASE_RUNTIME).default_hooks.collapse_monitor[
         'type'] == 'CollapseMonitorHook'
+
+
+def test_memory_not_shorter_than_the_data_warns_before_training():
+    from mmmedssl.models.utils import KeyMemory
+    runner, warnings = _fake_runner([])
+    runner.model.queue = KeyMemory(10, 4)  # 10 images
+    runner.model.head = torch.nn.Module()
+    runner.model.head.memory = KeyMemory(4, 4)
+    CollapseMonitorHook().before_train(runner)
+    assert len(warnings) == 1
+    assert ('the key memory queue holds 10 keys, not fewer than the 10 '
+            'training samples' in warnings[0])
+    runner.model.queue = KeyMemory(9, 4)
+    warnings.clear()
+    CollapseMonitorHook().before_train(runner)
+    assert warnings == []

@@ -7,6 +7,30 @@ from mmengine.model import is_model_wrapper
 from mmmedssl.registry import HOOKS
 
 
+def memories_not_shorter_than_data(runner) -> List[str]:
+    """A message for every key memory of the model (a MoCo queue, PCRL's
+    NCE memory, DistillingSelf's teacher queue) that holds at least as many
+    keys as the training set has samples: then the previous epoch's key of
+    every query's own image is among its negatives, and the contrastive
+    task can be failed by design."""
+    from mmmedssl.models.utils import KeyMemory
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    try:
+        dataset_size = len(runner.train_dataloader.dataset)
+    except TypeError:  # an iterable dataset: its size is unknown
+        return []
+    return [
+        f'the key memory {name} holds {memory.size} keys, not fewer than '
+        f'the {dataset_size} training samples: after the first epoch the '
+        'negatives of every query include its own image. Use a memory well '
+        'below the data set size (model.queue_len / '
+        'model.head.memory_size).'
+        for name, memory in model.named_modules()
+        if isinstance(memory, KeyMemory) and memory.size >= dataset_size
+    ]
+
+
 @HOOKS.register_module()
 class CollapseMonitorHook(Hook):
     """Warn when self-supervised training collapses.
@@ -28,7 +52,8 @@ class CollapseMonitorHook(Hook):
     ``max_contrast_vs_chance`` for ``patience`` log lines in a row, it logs
     a warning with the value, the threshold, the iteration and likely
     causes; once per streak. A scalar the model does not log is not
-    checked. Monitoring only: training goes on.
+    checked. Before training it warns about a key memory that is not
+    shorter than the training set. Monitoring only: training goes on.
 
     Args:
         min_embed_std (float): Defaults to 0.05.
@@ -62,6 +87,8 @@ class CollapseMonitorHook(Hook):
 
     def before_train(self, runner) -> None:
         self.streaks = dict(embed_std=0, contrast_vs_chance=0)
+        for problem in memories_not_shorter_than_data(runner):
+            runner.logger.warning(f'CollapseMonitorHook: {problem}')
 
     def after_train_iter(self,
                          runner,

@@ -54,10 +54,18 @@ def dist_timeout(configured=None) -> float:
 
 
 def is_collective_timeout(err: BaseException) -> bool:
-    """Whether ``err`` is a process group's wait that timed out."""
+    """Whether ``err`` is a process group's wait that timed out (not, say,
+    a data loader worker's timeout)."""
+    import torch.distributed as dist
     text = str(err).lower()
-    return isinstance(err, RuntimeError) and (
-        'timed out' in text or 'timeout' in text)
+    if not isinstance(err, RuntimeError) or not (
+            'timed out' in text or 'timeout' in text):
+        return False
+    backend_error = getattr(dist, 'DistBackendError', ())
+    return isinstance(err, backend_error) or any(
+        word in text for word in ('gloo', 'nccl', 'collective', 'barrier',
+                                  'allreduce', 'all_reduce', 'processgroup',
+                                  'watchdog'))
 
 
 def _store_client(timeout_s: float):

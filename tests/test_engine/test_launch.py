@@ -123,3 +123,15 @@ def test_heartbeat_names_stopped_and_lagging_ranks(monkeypatch):
     assert 'Alive but behind' in message and 'rank 2 (at iteration 3)' \
         in message
     assert server.get('mmmedssl_heartbeat/0').decode().endswith(' 5')
+
+
+def test_only_collective_timeouts_are_diagnosed():
+    from mmmedssl.engine.rank_watch import is_collective_timeout
+    assert is_collective_timeout(RuntimeError(
+        '[../third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:81] '
+        'Timed out waiting 5000ms for recv operation to complete'))
+    assert is_collective_timeout(dist.DistBackendError('Watchdog caught '
+                                                       'collective timeout'))
+    assert not is_collective_timeout(RuntimeError(
+        'DataLoader timed out after 30 seconds'))
+    assert not is_collective_timeout(ValueError('gloo timed out'))

@@ -30,7 +30,8 @@ BASE_RUNTIME = osp.join(REPO_ROOT, 'configs', '_base_', 'default_runtime.py')
 
 # What every run printed before: mmcv-lite's missing compiled op, mmcv's
 # pillow-backend note from ColorJitter, and a GPU count on a CPU machine.
-NOISE = ['MultiScaleDeformableAttention', "Only use 'alpha'"]
+NOISE = ['MultiScaleDeformableAttention', "Only use 'alpha'",
+         '"FileClient" will be deprecated', '"HardDiskBackend" is the alias']
 
 
 def _monitoring_section() -> str:

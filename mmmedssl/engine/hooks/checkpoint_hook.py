@@ -1,4 +1,5 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
+import logging
 import os.path as osp
 from typing import List
 
@@ -32,6 +33,18 @@ class _DeferredRemovals:
 # Registered as 'CheckpointHook' in mmmedssl's scope: configs with
 # default_scope='mmmedssl' (all of ours) get it from their existing
 # `checkpoint=dict(type='CheckpointHook', ...)`.
+class _DropMessages(logging.Filter):
+    """Drops log records whose message contains one of ``parts``."""
+
+    def __init__(self, *parts: str) -> None:
+        super().__init__()
+        self.parts = parts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(part in message for part in self.parts)
+
+
 @HOOKS.register_module(name=['CheckpointHook', 'CrashSafeCheckpointHook'])
 class CrashSafeCheckpointHook(CheckpointHook):
     """mmengine's CheckpointHook, reordered so that a process killed at any
@@ -60,10 +73,21 @@ class CrashSafeCheckpointHook(CheckpointHook):
     Arguments are mmengine's ``CheckpointHook``'s.
     """
 
+    # mmengine builds FileClients that nothing uses (kept "until MMEngine
+    # 1.0") here and in every save; their deprecation warnings say nothing
+    # about the run.
+    _quiet = _DropMessages('"FileClient" will be deprecated',
+                           '"HardDiskBackend" is the alias')
+
     def before_train(self, runner) -> None:
+        runner.logger.addFilter(self._quiet)
         super().before_train(runner)
         if is_main_process():
             self._remove_stale_temp_files(runner)
+
+    def after_run(self, runner) -> None:
+        super().after_run(runner)
+        runner.logger.removeFilter(self._quiet)
 
     def _remove_stale_temp_files(self, runner) -> None:
         folders = {osp.abspath(runner.work_dir)}

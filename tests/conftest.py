@@ -156,6 +156,17 @@ def python_tool(script, *args, **kwargs):
                     **kwargs)
 
 
+def load_tool(script: str):
+    """A tool's module (``script`` relative to the repository), to run its
+    ``main`` or its helpers in this process."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        osp.splitext(osp.basename(script))[0], osp.join(REPO_ROOT, script))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def make_surgical_frames(root, num_videos: int, video_size: int, seconds,
                          fps: float, frame_size: int) -> str:
     """Synthetic surgical videos (real MJPG files) under ``root`` and their

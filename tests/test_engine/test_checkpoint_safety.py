@@ -1,7 +1,6 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """Checkpoint saves survive SIGKILL at any point, and ``--resume`` survives
 broken checkpoints (issue 15, problems 1 and 6)."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -19,7 +18,7 @@ from mmmedssl.utils import atomic_torch_save, safe_load
 from mmmedssl.utils.checkpoint import (CheckpointLoadError, atomic_write,
                                        checkpoint_problem,
                                        remove_stale_temp_files)
-from ..conftest import REPO_ROOT, run_tool, tiny_config_text
+from ..conftest import REPO_ROOT, load_tool, run_tool, tiny_config_text
 
 # Runs tools/train.py in forked children of one interpreter (the imports
 # are paid once) and SIGKILLs a child at a chosen point of the epoch-2
@@ -296,17 +295,9 @@ def test_resume_skips_truncated_checkpoints(tmp_path, warnings_logged):
     assert find_resume_checkpoint(str(tmp_path)) is None
 
 
-def _train_module():
-    spec = importlib.util.spec_from_file_location(
-        'mmmedssl_tools_train', osp.join(REPO_ROOT, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_train_resume_auto_and_file(tmp_path, tiny_config, capsys):
     from mmengine.config import Config
-    train = _train_module()
+    train = load_tool('tools/train.py')
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
     epoch1 = _good(work_dir / 'epoch_1.pth', 1)

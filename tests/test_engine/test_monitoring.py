@@ -1,7 +1,6 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """Monitoring (docs/training.md, "Monitoring"): TensorBoard, the collapse
 monitor, the logging interval, the smoothed scalars and a quiet console."""
-import importlib.util
 import json
 import math
 import os
@@ -22,8 +21,8 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmmedssl.engine.hooks import CollapseMonitorHook, ProgressLoggerHook
 from mmmedssl.engine.hooks.logger_hook import train_log_interval
-from ..conftest import (REPO_ROOT, free_port, hang_timeout, python_tool,
-                        tiny_config_text, train_records)
+from ..conftest import (REPO_ROOT, free_port, hang_timeout, load_tool,
+                        python_tool, tiny_config_text, train_records)
 
 DOC = osp.join(REPO_ROOT, 'docs', 'training.md')
 BASE_RUNTIME = osp.join(REPO_ROOT, 'configs', '_base_', 'default_runtime.py')
@@ -37,14 +36,6 @@ NOISE = ['MultiScaleDeformableAttention', "Only use 'alpha'",
 def _monitoring_section() -> str:
     text = open(DOC).read()
     return text.split('## Monitoring', 1)[1].split('\n## ', 1)[0]
-
-
-def _train_tool():
-    spec = importlib.util.spec_from_file_location(
-        'train_tool', osp.join(REPO_ROOT, 'tools', 'train.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
 
 
 def _write_config(tmp_path, data_root, extra):
@@ -273,7 +264,7 @@ def test_train_log_interval_about_a_tenth_of_an_epoch():
 def test_tensorboard_flag_config_way_and_monitor_off(tmp_path,
                                                      tiny_demo_data):
     from mmmedssl.apis import build_runner
-    tool = _train_tool()
+    tool = load_tool('tools/train.py')
     config = _write_config(tmp_path, tiny_demo_data, '')
 
     def merged(*argv):

@@ -235,14 +235,12 @@ def test_multilabel_fraction_draws_whole_groups():
 # tools/analysis_tools/linear_probe.py on a fake ChestX-ray14
 # ----------------------------------------------------------------------
 def test_probe_tool_on_fake_chestxray14(tmp_path, tiny_demo_data):
-    import importlib.util
     import json
-    import os.path as osp
 
     from mmengine.config import Config
 
     from mmmedssl.registry import MODELS
-    from ..conftest import REPO_ROOT, tiny_config_text
+    from ..conftest import load_tool, tiny_config_text
     from ..test_datasets.test_chestxray14 import write_fake_chestxray14
 
     root = tmp_path / 'ChestXray14'
@@ -264,12 +262,7 @@ def test_probe_tool_on_fake_chestxray14(tmp_path, tiny_demo_data):
     checkpoint = str(tmp_path / 'ckpt.pth')
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
 
-    tool_path = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
-                         'linear_probe.py')
-    spec = importlib.util.spec_from_file_location('linear_probe_tool',
-                                                  tool_path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/analysis_tools/linear_probe.py')
     out = str(tmp_path / 'probe.json')
     assert tool.main([
         str(config), checkpoint, '--label-fraction', '0.5', '--seed', '1',

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 import torch
 
-from ..conftest import REPO_ROOT, python_tool, tiny_config_text
+from ..conftest import REPO_ROOT, load_tool, python_tool, tiny_config_text
 
 FINETUNE = osp.join(REPO_ROOT, 'configs', 'benchmarks', 'classification',
                     'resnet18_1xb64-coslr-30e_ham10000-64px.py')
@@ -150,11 +150,7 @@ STUDIES = sorted(
 def test_shipped_studies_are_valid(study, tmp_path, capsys):
     """Every shipped study names existing configs and methods; a dry run
     lists each method's stages and downstream jobs (nothing runs)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'run_benchmark', osp.join(REPO_ROOT, TOOL))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(TOOL)
     tool.main([study, '--dry-run', '--work-dir', str(tmp_path)])
     out = capsys.readouterr().out
     for method in ('random', 'mocov2', 'gravis', 'pcrl', 'distillingself'):

@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 from mmengine.visualization import LocalVisBackend
 
@@ -16,8 +15,11 @@ from mmmedssl.visualization.curves import (default_keys, find_scalar_files,
                                            load_run, plot_curves, series,
                                            summary)
 
-from .doc_tools import doc_commands, load_tool
-from ..conftest import python_tool
+from .helpers import axes_crop, doc_commands, pixels_of
+from ..conftest import load_tool, python_tool
+
+# Colour tolerance per channel of the pixel checks.
+TOL = 0.03
 
 ITERS_PER_EPOCH = 5
 
@@ -42,22 +44,10 @@ def write_run(work_dir, timestamp, losses, first_iter=1, epochs_with_val=(),
     return backend._scalar_save_file
 
 
-def pixels_of(image, colour, tol=0.03):
-    mask = np.abs(image[..., :3] - np.asarray(to_rgb(colour))).max(-1) <= tol
-    return np.nonzero(mask)
-
-
-def axes_crop(ax, image):
-    box = ax.get_window_extent()
-    height = image.shape[0]
-    return image[int(height - box.y1) + 2:int(height - box.y0) - 2,
-                 int(box.x0) + 2:int(box.x1) - 2]
-
-
 def left_right_rows(crop, colour):
     """Mean image row of ``colour`` in the left and the right third (a row
     further down means a smaller value)."""
-    rows, cols = pixels_of(crop, colour)
+    rows, cols = pixels_of(crop, colour, TOL)
     third = crop.shape[1] / 3
     return rows[cols < third].mean(), rows[cols > 2 * third].mean()
 
@@ -84,8 +74,8 @@ def test_falling_and_rising_loss_two_colours(tmp_path):
     # One run alone: only its colour.
     fig = plot_curves(logs[:1], ['loss'], out=out, fig_size=(3, 3), dpi=60)
     crop = axes_crop(fig.axes[0], imread(out))
-    assert len(pixels_of(crop, 'C0')[0]) > 50
-    assert len(pixels_of(crop, 'C1')[0]) == 0
+    assert len(pixels_of(crop, 'C0', TOL)[0]) > 50
+    assert len(pixels_of(crop, 'C1', TOL)[0]) == 0
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ['a']
 
 

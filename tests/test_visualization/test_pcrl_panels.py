@@ -20,8 +20,7 @@ from mmmedssl.visualization.pcrl_panels import (pcrl_recon_panel,
                                                 render_pcrl_panel)
 from mmmedssl.visualization.views import BACKGROUND, GAP, LINE_H
 
-from .doc_tools import load_tool
-from ..conftest import REPO_ROOT, train_records
+from ..conftest import REPO_ROOT, load_tool, train_records
 from ..test_models.test_selfsup.test_pcrl import make_batch, tiny_pcrl
 
 BRANCHES = ('ordinary', 'mixup', 'hybrid', 'mixup_hybrid')

@@ -17,8 +17,11 @@ from mmmedssl.visualization.tsne import (colour_categories, embed_tsne,
                                          load_features, plot_tsne,
                                          subsample)
 
-from .doc_tools import doc_commands, load_tool
-from ..conftest import python_tool
+from .helpers import axes_crop, doc_commands, pixels_of
+from ..conftest import load_tool, python_tool
+
+# Colour tolerance per channel of the pixel checks.
+TOL = 0.02
 
 CLASSES = ['benign', 'malignant']
 # One OpenMP thread: t-SNE on a few dozen points is fastest so, above all
@@ -54,20 +57,6 @@ def write_features(folder, labels, groups=None, dim=8, seed=0, spread=10.):
     return folder
 
 
-def pixels_of(image, colour, tol=0.02):
-    """``(rows, cols)`` of the pixels of ``colour`` (RGB in [0, 1])."""
-    mask = np.abs(image[..., :3] - np.asarray(colour)[:3]).max(-1) <= tol
-    return np.nonzero(mask)
-
-
-def axes_crop(ax, image):
-    """The part of the saved ``image`` inside ``ax``."""
-    box = ax.get_window_extent()
-    height = image.shape[0]
-    return image[int(height - box.y1) + 2:int(height - box.y0) - 2,
-                 int(box.x0) + 2:int(box.x1) - 2]
-
-
 def test_two_clusters_get_two_separate_colours(tmp_path):
     labels = [0] * 20 + [1] * 20
     features = load_features(write_features(tmp_path / 'f', labels))
@@ -81,8 +70,8 @@ def test_two_clusters_get_two_separate_colours(tmp_path):
     for ax in fig.axes:
         crop = axes_crop(ax, image)
         assert crop.std() > 0.05  # not blank
-        ys0, xs0 = pixels_of(crop, tab10(0))
-        ys1, xs1 = pixels_of(crop, tab10(1))
+        ys0, xs0 = pixels_of(crop, tab10(0), TOL)
+        ys1, xs1 = pixels_of(crop, tab10(1), TOL)
         assert len(ys0) > 40 and len(ys1) > 40
         # A line separates the classes: along the direction between their
         # centres, every pixel of one class lies before every pixel of the
@@ -104,8 +93,8 @@ def test_mixed_classes_are_not_separated(tmp_path):
                        fig_size=(4, 4), dpi=60)
     crop = axes_crop(fig.axes[0], imread(out))
     tab10 = colormaps['tab10']
-    p0 = np.stack(pixels_of(crop, tab10(0))[::-1], 1).astype(float)
-    p1 = np.stack(pixels_of(crop, tab10(1))[::-1], 1).astype(float)
+    p0 = np.stack(pixels_of(crop, tab10(0), TOL)[::-1], 1).astype(float)
+    p1 = np.stack(pixels_of(crop, tab10(1), TOL)[::-1], 1).astype(float)
     direction = p1.mean(0) - p0.mean(0)
     assert (p0 @ direction).max() > (p1 @ direction).min()
 

@@ -18,8 +18,8 @@ from mmmedssl.visualization.views import (BACKGROUND, GAP, LINE_H,
                                           render_training_views,
                                           sample_columns, seeded)
 
-from .doc_tools import doc_commands, load_tool
-from ..conftest import REPO_ROOT, python_tool, tiny_config_text
+from .helpers import doc_commands
+from ..conftest import REPO_ROOT, load_tool, python_tool, tiny_config_text
 
 PCRL_2D = 'configs/pcrl/pcrl_resnet18-unet_1xb16-coslr-20e_demo.py'
 PCRL_3D = 'configs/pcrl/pcrl_unet3d-w8_1xb8-coslr-10e_demo.py'

@@ -1,10 +1,12 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """What the visualization tests share: the commands of a section of
-docs/visualization.md and a tool's module to run in-process."""
-import importlib.util
+docs/visualization.md and where a colour lies in a saved figure."""
 import os.path as osp
 import re
 import shlex
+
+import numpy as np
+from matplotlib.colors import to_rgb
 
 from ..conftest import REPO_ROOT
 
@@ -20,11 +22,17 @@ def doc_commands(section: str) -> list:
             for line in block.splitlines() if line.startswith('python ')]
 
 
-def load_tool(script: str):
-    """A tool's module, to run its ``main`` in this process (each command
-    line itself also runs once as a subprocess in the tests)."""
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(script))[0], osp.join(REPO_ROOT, script))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+
+def pixels_of(image, colour, tol):
+    """``(rows, cols)`` of the pixels of ``colour`` (a matplotlib colour:
+    'C0', an RGB(A) tuple in [0, 1]) within ``tol`` per channel."""
+    mask = np.abs(image[..., :3] - np.asarray(to_rgb(colour))).max(-1) <= tol
+    return np.nonzero(mask)
+
+
+def axes_crop(ax, image):
+    """The part of the saved ``image`` inside ``ax``."""
+    box = ax.get_window_extent()
+    height = image.shape[0]
+    return image[int(height - box.y1) + 2:int(height - box.y0) - 2,
+                 int(box.x0) + 2:int(box.x1) - 2]

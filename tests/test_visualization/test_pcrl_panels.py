@@ -7,7 +7,6 @@ import glob
 import os.path as osp
 import random
 import re
-import textwrap
 from types import SimpleNamespace
 
 import cv2
@@ -22,6 +21,7 @@ from mmmedssl.visualization.views import BACKGROUND, GAP, LINE_H
 
 from ..conftest import REPO_ROOT, load_tool, train_records
 from ..test_models.test_selfsup.test_pcrl import make_batch, tiny_pcrl
+from ..test_tools.test_pcrl_train import tiny_2d_config
 
 BRANCHES = ('ordinary', 'mixup', 'hybrid', 'mixup_hybrid')
 MEAN = [123.675, 116.28, 103.53]
@@ -260,25 +260,12 @@ def test_training_with_the_hook_logs_the_same_losses(tmp_path,
     assert hooks_line in readme
 
     tiny = tmp_path / 'tiny_pcrl.py'
-    tiny.write_text(textwrap.dedent(f'''
-        _base_ = [{osp.join(REPO_ROOT, 'configs', 'pcrl',
-                            'pcrl_resnet18-unet_1xb16-coslr-20e_demo.py')!r}]
-        data_root = {tiny_demo_data!r}
-        model = dict(
-            backbone=dict(stem_channels=8, base_channels=8),
-            neck=dict(in_channels=64, hid_channels=16, out_channels=16,
-                      gate_hid_channels=16),
-            decoder=dict(in_channels=[8, 8, 16, 32, 64],
-                         decoder_channels=(32, 16, 8, 8, 4)),
-            head=dict(memory_size=64, feat_dim=16))
+    tiny.write_text(tiny_2d_config(tiny_demo_data, epochs=1, extra='''
         # 16 of the 32 images, batch 8: 2 iterations.
-        train_dataloader = dict(batch_size=8, dataset=dict(
-            data_root=data_root, indices=16))
-        train_cfg = dict(max_epochs=1)
+        train_dataloader['dataset']['indices'] = 16
         val_cfg = val_dataloader = val_evaluator = None  # no validation
-        default_hooks = dict(logger=dict(interval=1),
-                             checkpoint=dict(interval=1),
-                             export_backbone=None)
+        test_cfg = test_dataloader = test_evaluator = None
+        default_hooks['export_backbone'] = None
     '''))
     with_hook = tmp_path / osp.basename(command[2])
     with_hook.write_text(snippet.replace(

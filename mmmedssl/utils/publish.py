@@ -31,6 +31,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from .checkpoint import _umask, atomic_write, safe_load
+from .scalars import iter_scalars
 
 # What publishing keeps of a checkpoint; everything else is training state.
 KEPT_KEYS = ('state_dict', 'meta')
@@ -111,22 +112,9 @@ def _scalars_path(work_dir: str, session: str) -> str:
 
 
 def read_scalars(path: str) -> List[dict]:
-    """The records of a ``scalars.json`` (one JSON object a line).
-
-    Raises:
-        ValueError: naming the file and line of a record that is not JSON.
-    """
-    records = []
-    with open(path, encoding='utf-8') as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ValueError(f'{path}:{number}: not a JSON record '
-                                 f'({err}).') from None
-    return records
+    """The records of a ``scalars.json``; a line that is not a JSON object
+    raises naming the file and line."""
+    return [record for _, record in iter_scalars(path)]
 
 
 def _is_training_record(record: dict) -> bool:

@@ -9,12 +9,13 @@ validation (the metrics, e.g. ``knn/top1``, and ``step``: the epoch, or the
 iteration for iteration-based loops).
 """
 import glob
-import json
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from mmmedssl.utils.scalars import iter_scalars
 
 SCALARS_PATTERN = osp.join('**', 'vis_data', 'scalars.json')
 # Where a line was logged, not a curve.
@@ -66,27 +67,15 @@ def find_scalar_files(run: str) -> List[str]:
 
 
 def read_scalars(path: str) -> List[dict]:
-    """The JSON objects of a ``scalars.json`` file, one per line."""
+    """The JSON objects of a ``scalars.json`` file, one per line; each a
+    training line (``iter``) or a validation line (``step``)."""
     records = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(
-                    f'{path}, line {lineno}: not valid JSON ({e.msg}); '
-                    'mmengine writes one JSON object per line.') from None
-            if not isinstance(record, dict):
-                raise ValueError(
-                    f'{path}, line {lineno}: expected a JSON object, got '
-                    f'{type(record).__name__}.')
-            if 'iter' not in record and 'step' not in record:
-                raise ValueError(
-                    f'{path}, line {lineno}: neither "iter" (training line) '
-                    'nor "step" (validation line).')
-            records.append(record)
+    for lineno, record in iter_scalars(path):
+        if 'iter' not in record and 'step' not in record:
+            raise ValueError(
+                f'{path}, line {lineno}: neither "iter" (training line) '
+                'nor "step" (validation line).')
+        records.append(record)
     return records
 
 

@@ -1,9 +1,10 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """Finding NaN and infinite values in losses and model states.
 
-:func:`check_finite_state` is meant for anything that writes weights (the
-checkpoint hook refuses a state dict for which it returns keys);
-:func:`nonfinite_terms` for the training loss, before the optimizer step.
+:func:`check_finite_state` names the weights and buffers that are not
+finite (``NonFiniteGuardHook`` checks the model before any checkpoint of it
+is written); :func:`nonfinite_terms` the loss terms, before the optimizer
+step.
 """
 from typing import List, Mapping
 

@@ -11,7 +11,7 @@ from mmengine.model import is_model_wrapper
 
 from mmmedssl.registry import HOOKS
 from ..nonfinite import (NonFiniteLossError, NonFiniteStateError,
-                         describe_keys)
+                         check_finite_state, describe_keys, nonfinite_terms)
 
 
 class _SkipStep(Exception):
@@ -129,8 +129,8 @@ class NonFiniteGuardHook(Hook):
             if not _any_rank(~_all_finite(list(terms.values()))):
                 return loss, log_vars
             bad = {
-                k: float(v.detach().float().mean())
-                for k, v in terms.items() if not torch.isfinite(v).all()
+                k: float(terms[k].detach().float().mean())
+                for k in nonfinite_terms(terms)
             }
             where = self._where(runner)
             what = (', '.join(f'{k}={v}' for k, v in bad.items())
@@ -202,7 +202,7 @@ class NonFiniteGuardHook(Hook):
         }
         if not _any_rank(~_all_finite(list(state.values()))):
             return
-        bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
+        bad = check_finite_state(state)
         raise NonFiniteStateError(
             f'Non-finite weights {when}: '
             f'{len(bad)} of {len(state)} tensors hold NaN or inf '

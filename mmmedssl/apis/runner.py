@@ -324,9 +324,13 @@ def build_runner(cfg: Config) -> Runner:
 
     Registers mmmedssl's modules, enters the config's default scope and, for
     distributed launchers without CUDA, starts a gloo process group (see
-    :func:`mmmedssl.engine.prepare_launcher`).
+    :func:`mmmedssl.engine.prepare_launcher`). A config with
+    ``data_size_recipe`` gets its epochs, memory lengths and lr scaling
+    from its training set (:mod:`mmmedssl.engine.data_size`).
     """
     from mmmedssl.engine import prepare_launcher
+    from mmmedssl.engine.data_size import apply_data_size_recipe
+    from mmmedssl.engine.data_size import describe as describe_recipe
     from mmmedssl.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     if cfg.get('default_scope') is not None:
@@ -337,11 +341,18 @@ def build_runner(cfg: Config) -> Runner:
     cfg = prepare_launcher(cfg)
     drop_disabled_hooks(cfg)
     fall_back_to_fp32_without_cuda(cfg)
+    # Before the model is built: memory lengths are part of its state, so a
+    # test run must size them as training did.
+    recipe_lines = apply_data_size_recipe(cfg)
     if type(cfg) is Config:  # the Runner deep-copies it, class included
         object.__setattr__(cfg, '__class__', _FormattedOnceConfig)
     if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return MedSSLRunner.from_cfg(cfg)
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = MedSSLRunner.from_cfg(cfg)
+    if recipe_lines:
+        runner.logger.info(describe_recipe(recipe_lines))
+    return runner
 
 
 def run_test(cfg: Config, checkpoint=None) -> dict:

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 from mmpretrain.structures import DataSample
 
-from mmmedssl.models.utils import FrozenTeacher
+from mmmedssl.models.utils import FrozenTeacher, require_views
 from mmmedssl.registry import MODELS
 from .base import LegacyKey, collapse_stats
 from .moco import MedMoCo
@@ -189,6 +189,7 @@ class DistillingSelf(MedMoCo):
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
+        require_views(inputs, 'DistillingSelf')
         im_q, im_k = inputs[0], inputs[1]
         q_t, k_t = self.teacher(im_q, im_k)  # raises if not loaded yet
         q = self.query(im_q)

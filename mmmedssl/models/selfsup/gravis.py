@@ -7,8 +7,8 @@ from mmengine.dist import get_world_size
 from mmpretrain.structures import DataSample
 
 from mmmedssl.models.utils import (check_same_size, gather_no_grad,
-                                   gather_with_grad, shuffle_views,
-                                   source_ids, stack_views)
+                                   gather_with_grad, require_views,
+                                   shuffle_views, source_ids, stack_views)
 from mmmedssl.registry import MODELS
 from .base import BaseMedSelfSupervisor, collapse_stats
 
@@ -84,11 +84,8 @@ class GraVIS(BaseMedSelfSupervisor):
     def loss(self, inputs: Union[List[torch.Tensor], torch.Tensor],
              data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
+        require_views(inputs, 'GraVIS')
         views, _, num_views = stack_views(inputs)
-        if num_views < 2:
-            raise ValueError(
-                'GraVIS needs at least 2 views per source; set num_views '
-                f'>= 2 in MedMultiView (got {num_views}).')
         groups = source_ids(data_samples, self.source_key, num_views,
                             device=views.device)
         emb = self.embed(views)

@@ -8,7 +8,7 @@ from mmengine.model import ExponentialMovingAverage
 from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 from mmpretrain.structures import DataSample
 
-from mmmedssl.models.utils import KeyMemory
+from mmmedssl.models.utils import KeyMemory, require_views
 from mmmedssl.registry import MODELS
 from .base import BaseMedSelfSupervisor, LegacyKey, collapse_stats
 
@@ -95,6 +95,7 @@ class MedMoCo(BaseMedSelfSupervisor):
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
+        require_views(inputs, 'MoCo')
         q = self.query(inputs[0])
         k = self.momentum_keys(inputs[1])
         pos = torch.einsum('nc,nc->n', q, k).unsqueeze(-1)

@@ -30,6 +30,22 @@ def stack_views(inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
     return views.flatten(0, 1), batch, num_views
 
 
+def require_views(inputs, algorithm: str, needed: int = 2) -> None:
+    """Raise, naming the setting to change, when a batch brings fewer views
+    per image than a contrastive ``algorithm`` compares (a one-view
+    pipeline would otherwise fail with an index error, or train nothing)."""
+    if isinstance(inputs, torch.Tensor):
+        got = inputs.shape[1] if inputs.dim() >= 5 else 1
+    else:
+        got = len(inputs)
+    if got < needed:
+        raise ValueError(
+            f'{algorithm} compares {needed} or more augmented views of every '
+            f'image, but the batch has {got}: the train pipeline needs '
+            f"dict(type='MedMultiView', num_views={needed}, ...) (or more "
+            'views) before PackMedInputs.')
+
+
 def _as_int(value) -> int:
     if isinstance(value, torch.Tensor):
         value = value.item()

@@ -111,7 +111,7 @@ def test_shuffling_reaches_the_encoder_and_is_undone():
 def test_needs_two_views_and_predict_mode():
     model = tiny_gravis()
     views, samples = make_batch(2, 1)
-    with pytest.raises(ValueError, match='at least 2 views'):
+    with pytest.raises(ValueError, match='views of every image, but the batch has 1'):
         model(views, samples, mode='loss')
     model.eval()
     out = model(views[0], samples, mode='predict')

@@ -1,6 +1,7 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 import math
 
+import pytest
 import torch
 from mmpretrain.structures import DataSample
 
@@ -48,6 +49,16 @@ def test_loss_queue_and_momentum_update():
     for p_k, p_q in zip(model.momentum_encoder.module[0].parameters(),
                         model.backbone.parameters()):
         assert torch.equal(p_k, p_q)
+
+
+def test_one_view_is_an_error_naming_the_pipeline_setting():
+    model = _tiny_moco(in_channels=1)
+    model.train()
+    one_view = [torch.rand(2, 1, 32, 32)]
+    with pytest.raises(ValueError, match=r'MoCo .* the batch has 1: .*'
+                       r'MedMultiView.*num_views=2'):
+        model(one_view, [DataSample(), DataSample()], mode='loss')
+    assert int(model.queue.ptr) == 0  # nothing pushed
 
 
 def test_tensor_and_predict_modes():

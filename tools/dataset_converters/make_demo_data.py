@@ -1,7 +1,9 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
 """Write the embedded demo set: synthetic dermoscopy-like lesion photos.
 
-    python tools/dataset_converters/make_demo_data.py [--out data/demo_derm]
+    python tools/dataset_converters/make_demo_data.py [--out data/demo_derm] \\
+        [--size 64] [--train-lesions 24] [--val-lesions 10] [--test-lesions 0] \\
+        [--images-per-lesion 3] [--seed 0]
 
 Deterministic for a given ``--seed``. Four classes differ in lesion shape,
 structure and (with overlap) pigment, as lesion types do:
@@ -53,6 +55,9 @@ def parse_args(argv=None):
                         help='train lesions per class (default: 24)')
     parser.add_argument('--val-lesions', type=int, default=10,
                         help='val lesions per class (default: 10)')
+    parser.add_argument('--test-lesions', type=int, default=0,
+                        help='test lesions per class, a third split '
+                        '(default: 0)')
     parser.add_argument('--images-per-lesion', type=int, default=3,
                         help='images of each lesion (default: 3)')
     parser.add_argument('--seed', type=int, default=0)
@@ -134,14 +139,17 @@ def render(params: dict, size: int, rng: np.random.Generator) -> np.ndarray:
 
 def make_demo_data(out: str, size: int = 64, train_lesions: int = 24,
                    val_lesions: int = 10, images_per_lesion: int = 3,
-                   seed: int = 0) -> str:
-    """Write the set into ``out``; returns the path of ``labels.csv``."""
+                   seed: int = 0, test_lesions: int = 0) -> str:
+    """Write the set into ``out``; returns the path of ``labels.csv``.
+    ``test_lesions`` per class make a third split, ``test``, after val
+    (none by default: the demo set is train and val)."""
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(out, 'images'), exist_ok=True)
     rows = []
     for label, name in enumerate(CLASSES):
-        for index in range(train_lesions + val_lesions):
-            split = 'train' if index < train_lesions else 'val'
+        for index in range(train_lesions + val_lesions + test_lesions):
+            split = ('train' if index < train_lesions else
+                     'val' if index < train_lesions + val_lesions else 'test')
             lesion_id = f'{name}_{index:03d}'
             params = lesion_params(rng, label)
             for shot in range(images_per_lesion):
@@ -159,7 +167,8 @@ def make_demo_data(out: str, size: int = 64, train_lesions: int = 24,
 def main(argv=None):
     args = parse_args(argv)
     ann = make_demo_data(args.out, args.size, args.train_lesions,
-                         args.val_lesions, args.images_per_lesion, args.seed)
+                         args.val_lesions, args.images_per_lesion, args.seed,
+                         args.test_lesions)
     with open(ann) as f:
         count = sum(1 for _ in f) - 1
     print(f'Wrote {count} images of {len(CLASSES)} classes to {args.out} '

@@ -7,13 +7,14 @@ queue is longer than the smaller set, so every query meets its own image
 among its negatives. A config that sets ``data_size_recipe`` has these
 derived from the training set when the runner is built (``build_runner``):
 
-- ``steps``: the length of training in optimizer steps. The epochs become
-  ``max(min_epochs, ceil(steps / steps_per_epoch))`` with
+- ``min_steps``: the fewest optimizer steps a run may take. The epochs
+  become ``max(max_epochs, ceil(min_steps / steps_per_epoch))``, with
   ``steps_per_epoch`` from the number of training samples, the batch size,
-  the number of processes and ``drop_last``. Epoch-based schedulers whose
-  ``end`` was the old last epoch (and their ``T_max``) are stretched to the
-  new length, and the checkpoint and validation intervals so that a run
-  saves and validates as often as before.
+  the number of processes and ``drop_last``: a large set trains the
+  configured epochs, a small one more epochs of it. Epoch-based schedulers
+  whose ``end`` was the old last epoch (and their ``T_max``) are stretched
+  to the new length, and the checkpoint and validation intervals so that a
+  run saves and validates as often as before.
 - ``memory_fraction``: every ``queue_len`` / ``memory_size`` of the model
   (MoCo's queue, DistillingSelf's student and teacher queues, PCRL's NCE
   memory) becomes at most this share of the training samples, rounded down
@@ -32,8 +33,7 @@ from typing import List, Optional
 from mmengine.config import Config
 
 MEMORY_KEYS = ('queue_len', 'memory_size')
-_DEFAULTS = dict(steps=None, memory_fraction=1 / 8, min_epochs=1,
-                 scale_lr=True)
+_DEFAULTS = dict(min_steps=None, memory_fraction=1 / 8, scale_lr=True)
 
 
 def _count_samples(dataset_cfg) -> int:
@@ -78,8 +78,10 @@ def memory_length(num_samples: int, total_batch: int, fraction: float,
     return min(upper, max(total_batch, fitted))
 
 
-def epochs_for(steps: int, steps_per_epoch: int, min_epochs: int = 1) -> int:
-    return max(min_epochs, math.ceil(steps / steps_per_epoch))
+def epochs_for(min_steps: int, steps_per_epoch: int, epochs: int) -> int:
+    """The configured ``epochs``, or more when they make fewer than
+    ``min_steps`` steps."""
+    return max(epochs, math.ceil(min_steps / steps_per_epoch))
 
 
 def _stretch_schedulers(cfg, old_epochs: int, new_epochs: int) -> None:
@@ -145,15 +147,15 @@ def apply_data_size_recipe(cfg: Config) -> List[str]:
                              f'of the batch)')
                 parent[key] = new
 
-    steps = recipe['steps']
+    min_steps = recipe['min_steps']
     train_cfg = cfg.get('train_cfg') or {}
-    if steps is not None:
+    if min_steps is not None:
         if 'max_epochs' not in train_cfg:
-            raise ValueError('data_size_recipe.steps needs an epoch-based '
+            raise ValueError('data_size_recipe.min_steps needs an epoch-based '
                              'train_cfg (max_epochs); with an iteration-'
                              'based loop set max_iters directly.')
         old = train_cfg['max_epochs']
-        new = epochs_for(steps, steps_per_epoch, recipe['min_epochs'])
+        new = epochs_for(min_steps, steps_per_epoch, old)
         if new != old:
             _stretch_schedulers(cfg, old, new)
             train_cfg['max_epochs'] = new
@@ -165,8 +167,8 @@ def apply_data_size_recipe(cfg: Config) -> List[str]:
                     'by_epoch', True) and 'interval' in checkpoint:
                 checkpoint['interval'] = _scaled_interval(
                     checkpoint['interval'], old, new)
-        lines.append(f'{steps} steps -> {new} epochs '
-                     f'({new * steps_per_epoch} steps; the config said '
+        lines.append(f'at least {min_steps} steps -> {new} epochs '
+                     f'({new * steps_per_epoch} steps; the config says '
                      f'{old} epochs)')
 
     if recipe['scale_lr']:

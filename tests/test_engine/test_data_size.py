@@ -20,9 +20,10 @@ def test_memory_length_rule():
 
 
 def test_epochs_for_rule():
-    assert epochs_for(3000, 25) == 120
-    assert epochs_for(3000, 109) == 28  # 27.5 rounded up
-    assert epochs_for(10, 25, min_epochs=2) == 2
+    assert epochs_for(3000, 25, 20) == 120
+    assert epochs_for(3000, 109, 20) == 28  # 27.5 rounded up
+    # A large set keeps the configured epochs.
+    assert epochs_for(2000, 109, 20) == 20
 
 
 def recipe_config(tiny_config, **recipe) -> Config:
@@ -32,7 +33,7 @@ def recipe_config(tiny_config, **recipe) -> Config:
 
 
 def test_recipe_rewrites_epochs_schedule_memory_and_lr(tiny_config):
-    cfg = recipe_config(tiny_config, steps=12, memory_fraction=0.5)
+    cfg = recipe_config(tiny_config, min_steps=12, memory_fraction=0.5)
     # The tiny schedule ends at epoch 4 while training ends at 2: only a
     # scheduler that ends with training is stretched. Add one that does.
     cfg.param_scheduler = [
@@ -56,7 +57,7 @@ def test_recipe_rewrites_epochs_schedule_memory_and_lr(tiny_config):
 
 
 def test_recipe_off_leaves_config_alone(tiny_config):
-    cfg = recipe_config(tiny_config, steps=12)
+    cfg = recipe_config(tiny_config, min_steps=12)
     cfg.data_size_recipe = None
     before = cfg.to_dict()
     assert apply_data_size_recipe(cfg) == []
@@ -64,7 +65,7 @@ def test_recipe_off_leaves_config_alone(tiny_config):
 
 
 @pytest.mark.parametrize('recipe, message', [
-    (dict(step=3), "unknown keys ['step']"),
+    (dict(steps=3), "unknown keys ['steps']"),
     (dict(memory_fraction=1.5), 'memory_fraction must be in (0, 1)'),
 ])
 def test_recipe_errors(tiny_config, recipe, message):
@@ -75,7 +76,7 @@ def test_recipe_errors(tiny_config, recipe, message):
 
 
 def test_recipe_needs_epoch_loop(tiny_config):
-    cfg = recipe_config(tiny_config, steps=12)
+    cfg = recipe_config(tiny_config, min_steps=12)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=20)
     with pytest.raises(ValueError, match='epoch-based'):
         apply_data_size_recipe(cfg)
@@ -87,23 +88,25 @@ def test_recipe_trains_and_tests_with_the_derived_settings(tiny_config,
     derived queue and scaled lr; the test runner sizes the queue the same
     way, so the checkpoint loads strictly into it."""
     from mmmedssl.apis import build_runner, run_test
-    cfg = recipe_config(tiny_config, steps=8, memory_fraction=0.5)
+    cfg = recipe_config(tiny_config, min_steps=16, memory_fraction=0.5)
+    cfg.train_cfg.max_epochs = 1
     cfg.train_dataloader.batch_size = 4  # lr x 4/32
     cfg.work_dir = str(tmp_path / 'run')
     runner = build_runner(cfg)
     runner.train()
     assert runner.model.queue.size == 16
-    assert runner.train_loop.max_epochs == 1  # 32 // 4 = 8 steps
-    assert runner.iter == 8
+    # 32 // 4 = 8 steps per epoch: 1 configured epoch -> 2 for 16 steps.
+    assert runner.train_loop.max_epochs == 2
+    assert runner.iter == 16
     base_lr = Config.fromfile(tiny_config).optim_wrapper.optimizer.lr
     lr = runner.optim_wrapper.optimizer.param_groups[0]['initial_lr']
     assert lr == pytest.approx(base_lr * 4 / 32)
     log = open(osp.join(runner.log_dir, f'{runner.timestamp}.log')).read()
     assert 'data_size_recipe: 32 training samples' in log
 
-    test_cfg = recipe_config(tiny_config, steps=8, memory_fraction=0.5)
+    test_cfg = recipe_config(tiny_config, min_steps=16, memory_fraction=0.5)
     test_cfg.train_dataloader.batch_size = 4
     test_cfg.work_dir = str(tmp_path / 'test')
-    metrics = run_test(test_cfg, osp.join(cfg.work_dir, 'epoch_1.pth'))
+    metrics = run_test(test_cfg, osp.join(cfg.work_dir, 'epoch_2.pth'))
     assert 0 <= metrics['knn/top1'] <= 100
     json.dumps(metrics)

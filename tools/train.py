@@ -104,6 +104,10 @@ def merge_args(cfg: Config, args) -> Config:
     """Merge command-line arguments into the config."""
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+        recipe = cfg.get('data_size_recipe')
+        if recipe:  # what the command line sets is not re-derived
+            recipe.keep = sorted(set(recipe.get('keep') or ())
+                                 | set(args.cfg_options))
     cfg.launcher = args.launcher
     set_default_work_dir(cfg, args.config, args.work_dir)
 

@@ -23,8 +23,12 @@ derived from the training set when the runner is built (``build_runner``):
 - ``scale_lr``: the learning rate scales linearly with the total batch
   (``auto_scale_lr.base_batch_size``; mmengine's linear scaling rule).
 
-``data_size_recipe = None`` (e.g. ``--cfg-options data_size_recipe=None``)
-keeps the config's epochs, memories and learning rate as written.
+``keep`` lists dotted config paths the recipe leaves as written;
+``tools/train.py`` adds every ``--cfg-options`` key to it, so that
+``--cfg-options train_cfg.max_epochs=1`` or ``model.queue_len=512`` means
+what it says. ``data_size_recipe = None`` (e.g. ``--cfg-options
+data_size_recipe=None``) keeps the config's epochs, memories and learning
+rate as written.
 """
 import math
 import os
@@ -33,7 +37,8 @@ from typing import List, Optional
 from mmengine.config import Config
 
 MEMORY_KEYS = ('queue_len', 'memory_size')
-_DEFAULTS = dict(min_steps=None, memory_fraction=1 / 8, scale_lr=True)
+_DEFAULTS = dict(min_steps=None, memory_fraction=1 / 8, scale_lr=True,
+                 keep=())
 
 
 def _count_samples(dataset_cfg) -> int:
@@ -119,6 +124,7 @@ def apply_data_size_recipe(cfg: Config) -> List[str]:
         raise ValueError(f'data_size_recipe: unknown keys {sorted(unknown)}; '
                          f'expected some of {sorted(_DEFAULTS)}.')
     recipe = {**_DEFAULTS, **recipe}
+    keep = set(recipe['keep'] or ())
     loader = cfg.get('train_dataloader')
     if not isinstance(loader, dict) or 'dataset' not in loader:
         raise ValueError('data_size_recipe needs a train_dataloader with a '
@@ -139,6 +145,8 @@ def apply_data_size_recipe(cfg: Config) -> List[str]:
             raise ValueError('data_size_recipe.memory_fraction must be in '
                              f'(0, 1), got {fraction!r}.')
         for parent, key, path in _memory_entries(cfg.get('model', {})):
+            if path in keep:
+                continue
             new = memory_length(num_samples, total_batch, fraction,
                                 parent[key])
             if new != parent[key]:
@@ -149,7 +157,7 @@ def apply_data_size_recipe(cfg: Config) -> List[str]:
 
     min_steps = recipe['min_steps']
     train_cfg = cfg.get('train_cfg') or {}
-    if min_steps is not None:
+    if min_steps is not None and 'train_cfg.max_epochs' not in keep:
         if 'max_epochs' not in train_cfg:
             raise ValueError('data_size_recipe.min_steps needs an epoch-based '
                              'train_cfg (max_epochs); with an iteration-'
@@ -171,7 +179,7 @@ def apply_data_size_recipe(cfg: Config) -> List[str]:
                      f'({new * steps_per_epoch} steps; the config says '
                      f'{old} epochs)')
 
-    if recipe['scale_lr']:
+    if recipe['scale_lr'] and 'auto_scale_lr.enable' not in keep:
         scale = cfg.get('auto_scale_lr')
         if not scale or 'base_batch_size' not in scale:
             raise ValueError('data_size_recipe.scale_lr needs '

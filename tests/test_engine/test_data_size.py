@@ -110,3 +110,29 @@ def test_recipe_trains_and_tests_with_the_derived_settings(tiny_config,
     metrics = run_test(test_cfg, osp.join(cfg.work_dir, 'epoch_2.pth'))
     assert 0 <= metrics['knn/top1'] <= 100
     json.dumps(metrics)
+
+
+def test_keep_leaves_named_settings_alone(tiny_config):
+    cfg = recipe_config(tiny_config, min_steps=12, memory_fraction=0.5,
+                        keep=['model.queue_len', 'train_cfg.max_epochs'])
+    lines = apply_data_size_recipe(cfg)
+    assert cfg.model.queue_len == 32 and cfg.train_cfg.max_epochs == 2
+    assert len(lines) == 2  # the data line and the lr line
+    assert cfg.auto_scale_lr.enable is True
+
+
+def test_train_tool_keeps_command_line_settings(tiny_config, tmp_path):
+    """--cfg-options train_cfg.max_epochs=1 means one epoch, even when the
+    recipe's min_steps would make more."""
+    from ..conftest import load_tool
+    train = load_tool('tools/train.py')
+    config = tmp_path / 'recipe.py'
+    config.write_text(f"_base_ = [{tiny_config!r}]\n"
+                      "data_size_recipe = dict(min_steps=100)\n")
+    args = train.parse_args([str(config), '--work-dir', str(tmp_path / 'w'),
+                             '--cfg-options', 'train_cfg.max_epochs=1'])
+    cfg = train.merge_args(Config.fromfile(str(config)), args)
+    assert cfg.data_size_recipe.keep == ['train_cfg.max_epochs']
+    apply_data_size_recipe(cfg)
+    assert cfg.train_cfg.max_epochs == 1
+    assert cfg.model.queue_len == 8  # not kept: 32 images / 8 -> one batch

@@ -309,3 +309,37 @@ def test_memory_not_shorter_than_the_data_warns_before_training():
     warnings.clear()
     CollapseMonitorHook().before_train(runner)
     assert warnings == []
+
+
+def test_loss_still_near_chance_half_way_warns_once():
+    """The epoch mean of contrast_vs_chance, once, at the first epoch end
+    past stuck_after of the run."""
+    def run(epoch_values, max_epochs=4, **kwargs):
+        runner, warnings = _fake_runner(epoch_values[0])
+        runner.max_epochs = max_epochs
+        hook = CollapseMonitorHook(**kwargs)
+        hook.before_train(runner)
+        for epoch, values in enumerate(epoch_values):
+            runner.epoch = epoch
+            for value in values:
+                runner.message_hub.update_scalar('train/contrast_vs_chance',
+                                                 value)
+            hook.after_train_epoch(runner)
+        return warnings
+
+    # Epoch 2 of 4 is half-way: its mean (0.96) is checked, not epoch 1's
+    # 0.99 nor the later ones.
+    stuck = [[0.99] * 10, [0.95, 0.97] * 5, [0.99] * 10, [0.99] * 10]
+    warnings = run(stuck)
+    assert len(warnings) == 1
+    assert 'after epoch 2 of 4 the contrastive loss is still 0.960 of ' \
+        'chance' in warnings[0]
+    assert 'data_size_recipe.min_steps' in warnings[0]
+    # A run learning at half-way (mean 0.92) passes, whatever comes later.
+    assert run([[0.99] * 10, [0.92] * 10, [0.99] * 10, [0.99] * 10]) == []
+    assert run(stuck, stuck_contrast=None) == []
+    assert len(run(stuck, stuck_after=0.75)) == 1
+    # Only the epoch's iterations count: a high epoch before a learning one.
+    assert run([[0.99] * 10, [0.90] * 10], max_epochs=2, stuck_after=1) == []
+    with pytest.raises(ValueError, match='stuck_after must be a share'):
+        CollapseMonitorHook(stuck_after=50)

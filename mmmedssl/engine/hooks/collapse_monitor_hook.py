@@ -53,7 +53,12 @@ class CollapseMonitorHook(Hook):
     a warning with the value, the threshold, the iteration and likely
     causes; once per streak. A scalar the model does not log is not
     checked. Before training it warns about a key memory that is not
-    shorter than the training set. Monitoring only: training goes on.
+    shorter than the training set, and at the end of the first epoch past
+    ``stuck_after`` of the run about a contrastive loss whose epoch mean is
+    still above ``stuck_contrast`` of chance (the network has learnt little:
+    in the data-size study of docs/benchmarks.md the runs that did not beat
+    random init sat at 0.94-0.98 half-way, the one that did at 0.92).
+    Monitoring only: training goes on.
 
     Args:
         min_embed_std (float): Defaults to 0.05.
@@ -62,6 +67,10 @@ class CollapseMonitorHook(Hook):
             warning. Defaults to 3.
         interval (int, optional): Check every this many iterations instead
             of at the log lines.
+        stuck_contrast (float, optional): Defaults to 0.95. None switches
+            the end-of-epoch check off.
+        stuck_after (float): Share of the epochs after which it is made,
+            once. Defaults to 0.5.
     """
     # After the LoggerHook ('BELOW_NORMAL'): the warning follows the line
     # that shows the values.
@@ -71,7 +80,9 @@ class CollapseMonitorHook(Hook):
                  min_embed_std: float = 0.05,
                  max_contrast_vs_chance: float = 0.98,
                  patience: int = 3,
-                 interval: Optional[int] = None) -> None:
+                 interval: Optional[int] = None,
+                 stuck_contrast: Optional[float] = 0.95,
+                 stuck_after: float = 0.5) -> None:
         if not (isinstance(patience, int) and patience >= 1):
             raise ValueError('CollapseMonitorHook: patience must be an int '
                              f'>= 1, got {patience!r}.')
@@ -84,9 +95,16 @@ class CollapseMonitorHook(Hook):
         self.patience = patience
         self.interval = interval
         self.streaks = dict(embed_std=0, contrast_vs_chance=0)
+        if not 0 < stuck_after <= 1:
+            raise ValueError('CollapseMonitorHook: stuck_after must be a '
+                             f'share of the run in (0, 1], got {stuck_after!r}.')
+        self.stuck_contrast = stuck_contrast
+        self.stuck_after = float(stuck_after)
+        self._stuck_checked = False
 
     def before_train(self, runner) -> None:
         self.streaks = dict(embed_std=0, contrast_vs_chance=0)
+        self._stuck_checked = False
         for problem in memories_not_shorter_than_data(runner):
             runner.logger.warning(f'CollapseMonitorHook: {problem}')
 
@@ -112,6 +130,32 @@ class CollapseMonitorHook(Hook):
                 'the contrastive loss sits at chance: contrast_vs_chance '
                 f'{ratio:.4f} > max_contrast_vs_chance '
                 f'{self.max_contrast_vs_chance}')
+
+    def after_train_epoch(self, runner) -> None:
+        if self.stuck_contrast is None or self._stuck_checked:
+            return
+        if (runner.epoch + 1) < self.stuck_after * runner.max_epochs:
+            return
+        self._stuck_checked = True
+        buffer = runner.message_hub.log_scalars.get(
+            'train/contrast_vs_chance')
+        try:
+            iters = len(runner.train_dataloader)
+        except TypeError:
+            return
+        if buffer is None or iters < 1:
+            return
+        ratio = float(buffer.mean(iters))
+        if ratio <= self.stuck_contrast:
+            return
+        causes = '; '.join(self._likely_causes(runner))
+        runner.logger.warning(
+            f'CollapseMonitorHook: after epoch {runner.epoch + 1} of '
+            f'{runner.max_epochs} the contrastive loss is still '
+            f'{ratio:.3f} of chance (epoch mean of contrast_vs_chance > '
+            f'stuck_contrast {self.stuck_contrast}): the network has learnt '
+            f'little so far. Likely causes: {causes}; too few steps for the '
+            'data (data_size_recipe.min_steps, docs/training.md).')
 
     # -- helpers -------------------------------------------------------------
     def _is_log_iter(self, runner, batch_idx: int) -> bool:
@@ -174,6 +218,7 @@ class CollapseMonitorHook(Hook):
                           'set')
         causes.append('a learning rate too high for the batch '
                       '(optim_wrapper.optimizer.lr, auto_scale_lr)')
-        causes.append('too few or too weak views (the number of views, '
-                      'the augmentations)')
+        causes.append('views too few, too weak or too strong for the data '
+                      '(the number of views; hue jitter and greyscale take '
+                      'away colour, which photos such as dermoscopy need)')
         return causes

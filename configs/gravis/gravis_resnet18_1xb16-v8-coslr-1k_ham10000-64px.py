@@ -1,0 +1,20 @@
+# GraVIS, ResNet-18, 64 px, 8 views per source, on a CPU: the recipe for a
+# colour photo set of any size (HAM10000 here; point
+# train_dataloader.dataset at your own list or folder, one source per
+# lesion/patient or per image). Sized by the data (docs/training.md,
+# "Recipes that follow the data"): at least 1,000 optimizer steps and lr
+# linear in the batch; colour-preserving views as in the 2-epoch config.
+_base_ = ['./gravis_resnet18_1xb16-v8-coslr-2e_ham10000-64px.py']
+
+max_epochs = 4  # the floor; a small set trains more epochs (4 checkpoints)
+data_size_recipe = dict(min_steps=1000)
+param_scheduler = [
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs)
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2))

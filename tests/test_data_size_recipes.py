@@ -1,0 +1,84 @@
+# Copyright (c) mmmedssl contributors. All rights reserved.
+"""The data-size-aware recipe configs (``*-coslr-1k_*``) on the shared real
+sets: what the recipe derives, and one short training run from a documented
+config on a 16-image subset (skipped when ../shared/data is absent)."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmmedssl.engine.data_size import apply_data_size_recipe
+from .conftest import REPO_ROOT, load_tool, python_tool
+
+SHARED = osp.join(REPO_ROOT, '..', 'shared', 'data')
+RECIPES = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*',
+                                    '*-coslr-1k_*.py')))
+SIZES = {'ham10000': 6977, 'kermany-cxr': 4707}
+
+
+def test_every_method_with_a_cpu_recipe_has_one_per_modality():
+    names = {osp.basename(p) for p in RECIPES}
+    for method in ('mocov2', 'gravis', 'pcrl'):
+        for data in ('ham10000', 'kermany-cxr'):
+            assert any(n.startswith(method) and f'_{data}-64px' in n
+                       for n in names), (method, data)
+
+
+@pytest.mark.skipif(not osp.isdir(SHARED), reason='../shared/data is absent')
+@pytest.mark.parametrize('path', RECIPES,
+                         ids=[osp.basename(p) for p in RECIPES])
+def test_recipe_derives_steps_memory_and_lr_from_the_data(path):
+    cfg = Config.fromfile(path)
+    data = next(k for k in SIZES if f'_{k}-64px' in path)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[name].dataset.data_root = osp.join(
+            REPO_ROOT, cfg[name].dataset.data_root)
+    lines = apply_data_size_recipe(cfg)
+    samples = int(lines[0].split()[0])
+    batch = cfg.train_dataloader.batch_size
+    if 'gravis' in path:  # a sample is a source: a lesion or a patient
+        assert samples < SIZES[data]
+    else:
+        assert samples == SIZES[data]
+    steps = samples // batch if cfg.train_dataloader.get(
+        'drop_last') else -(-samples // batch)
+    assert cfg.train_cfg.max_epochs * steps >= 1000
+    assert (cfg.train_cfg.max_epochs - 1) * steps < 1000 or \
+        cfg.train_cfg.max_epochs == 4
+    memory = cfg.model.get('queue_len', cfg.model.get('head', {}).get(
+        'memory_size'))
+    if memory is not None:
+        assert memory <= samples / 8 and memory % batch == 0
+    assert cfg.auto_scale_lr.enable is True
+
+
+@pytest.mark.skipif(not osp.isdir(SHARED), reason='../shared/data is absent')
+def test_moco_recipe_trains_on_a_small_subset(tmp_path):
+    """The README's command on 16 HAM10000 images: one epoch of two steps
+    (the command line's max_epochs is kept), a one-batch queue."""
+    ham = osp.join(SHARED, 'ham10000_200x150')
+    subset = tmp_path / 'subset.csv'
+    load_tool('tools/benchmarks/make_subset.py').main([
+        osp.join(ham, 'labels.csv'), '--split-file',
+        osp.join(ham, 'splits.csv'), '--group-key', 'lesion_id', '--size',
+        'train=16', '--size', 'val=16', '--size', 'test=16', '--out',
+        str(subset)])
+    config = ('configs/mocov2/'
+              'mocov2_resnet18_1xb64-coslr-1k_ham10000-64px.py')
+    options = ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=8',
+               'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+               'test_dataloader.num_workers=0']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options += [f'{loader}.dataset.data_root={ham}',
+                    f'{loader}.dataset.ann_file={subset}',
+                    f'{loader}.dataset.split_file=None',
+                    f'{loader}.dataset.group_key=group']
+    work = tmp_path / 'work'
+    python_tool('tools/train.py', config, '--work-dir', str(work),
+                '--cfg-options', *options)
+    log = open(glob.glob(str(work / '*' / '*.log'))[0]).read()
+    assert ('data_size_recipe: 16 training samples, total batch 8 -> 2 '
+            'steps per epoch; model.queue_len: 4096 -> 8 keys') in log
+    assert 'the config says' not in log  # max_epochs came from the user
+    assert osp.isfile(work / 'epoch_1.pth')

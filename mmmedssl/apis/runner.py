@@ -319,14 +319,16 @@ class _FormattedOnceConfig(Config):
         return text
 
 
-def build_runner(cfg: Config) -> Runner:
+def build_runner(cfg: Config, training: bool = True) -> Runner:
     """Build the Runner of a config the way ``tools/train.py`` does.
 
     Registers mmmedssl's modules, enters the config's default scope and, for
     distributed launchers without CUDA, starts a gloo process group (see
     :func:`mmmedssl.engine.prepare_launcher`). A config with
     ``data_size_recipe`` gets its epochs, memory lengths and lr scaling
-    from its training set (:mod:`mmmedssl.engine.data_size`).
+    from its training set (:mod:`mmmedssl.engine.data_size`); with
+    ``training=False`` (evaluation tools) a training set that cannot be
+    read leaves the config as written, with a log line.
     """
     from mmmedssl.engine import prepare_launcher
     from mmmedssl.engine.data_size import apply_data_size_recipe
@@ -342,8 +344,15 @@ def build_runner(cfg: Config) -> Runner:
     drop_disabled_hooks(cfg)
     fall_back_to_fp32_without_cuda(cfg)
     # Before the model is built: memory lengths are part of its state, so a
-    # test run must size them as training did.
-    recipe_lines = apply_data_size_recipe(cfg)
+    # test run must size them as training did. Evaluation tools that read
+    # other data (training=False) go on without the training set.
+    try:
+        recipe_lines = apply_data_size_recipe(cfg)
+    except Exception as err:
+        if training:
+            raise
+        recipe_lines = [f'not applied ({type(err).__name__}: {err}); the '
+                        'config\'s epochs and memory lengths are used']
     if type(cfg) is Config:  # the Runner deep-copies it, class included
         object.__setattr__(cfg, '__class__', _FormattedOnceConfig)
     if 'runner_type' in cfg:
@@ -361,7 +370,7 @@ def run_test(cfg: Config, checkpoint=None) -> dict:
     cfg.load_from = checkpoint
     cfg.resume = False
     sanitize_dataloaders(cfg)
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, training=False)
     if checkpoint is None:
         # Runner.test() never initialises weights (Runner.train() does):
         # without this the "random init" would be PyTorch's default layer

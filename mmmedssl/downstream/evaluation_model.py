@@ -52,7 +52,7 @@ def build_eval_model(cfg: Config, checkpoint: Optional[str], work_dir: str):
     cfg.log_level = 'WARNING'
     cfg.load_from = None
     cfg.resume = False
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, training=False)
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
     if checkpoint is None:

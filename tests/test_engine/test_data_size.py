@@ -1,4 +1,5 @@
 # Copyright (c) mmmedssl contributors. All rights reserved.
+import copy
 import json
 import os.path as osp
 
@@ -136,3 +137,20 @@ def test_train_tool_keeps_command_line_settings(tiny_config, tmp_path):
     apply_data_size_recipe(cfg)
     assert cfg.train_cfg.max_epochs == 1
     assert cfg.model.queue_len == 8  # not kept: 32 images / 8 -> one batch
+
+
+def test_evaluation_runner_goes_on_without_the_training_set(tiny_config,
+                                                           tmp_path):
+    """Feature extraction reads other data: a training set that is not
+    there must not stop it (training still fails on it)."""
+    from mmmedssl.apis import build_runner
+    cfg = recipe_config(tiny_config, min_steps=12)
+    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'absent')
+    cfg.work_dir = str(tmp_path / 'eval')
+    runner = build_runner(copy.deepcopy(cfg), training=False)
+    assert runner.model.queue.size == 32  # the config's length
+    log = open(osp.join(runner.log_dir, f'{runner.timestamp}.log')).read()
+    assert 'data_size_recipe: not applied' in log
+    cfg.work_dir = str(tmp_path / 'train')
+    with pytest.raises(Exception, match='absent'):
+        build_runner(cfg)

@@ -56,8 +56,8 @@ class CollapseMonitorHook(Hook):
     shorter than the training set, and at the end of the first epoch past
     ``stuck_after`` of the run about a contrastive loss whose epoch mean is
     still above ``stuck_contrast`` of chance (the network has learnt little:
-    in the data-size study of docs/benchmarks.md the runs that did not beat
-    random init sat at 0.94-0.98 half-way, the one that did at 0.92).
+    in the data-size study of docs/benchmarks.md the MoCo runs at 0.94-0.98
+    half-way did not beat random init; the ones that did were at 0.92).
     Monitoring only: training goes on.
 
     Args:

@@ -68,6 +68,12 @@ def test_subset_one_image_per_group_first_and_binary_labels(
                'lesion_id', '--size', 'train=10', '--seed', '1', '--out',
                str(other)])
     assert {r['image'] for r in read(other)} != {r['image'] for r in rows}
+    prefixed = tmp_path / 'prefixed.csv'
+    tool.main([str(labels), '--split-file', str(splits), '--group-key',
+               'lesion_id', '--size', 'train=10', '--positive', 'mel',
+               '--path-prefix', 'data/ham/', '--out', str(prefixed)])
+    assert [r['image'] for r in read(prefixed)] == [
+        'data/ham/' + r['image'] for r in rows]
 
 
 @pytest.mark.parametrize('args, message', [

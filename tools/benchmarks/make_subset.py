@@ -3,14 +3,17 @@
 
     python tools/benchmarks/make_subset.py LABELS.csv --out subset.csv \\
         [--split-file splits.csv] [--group-key lesion_id] \\
-        [--size train=1600 --size test=550] [--positive mel] [--seed 0]
+        [--size train=1600 --size test=550] [--positive mel] [--seed 0] \\
+        [--path-prefix ../shared/data/ham10000_200x150/]
 
 Keeps at most ``N`` images of each named split, one image per group (the
 lesion or patient) before any group gets a second, drawn with ``--seed``;
 splits not named are kept whole. ``--positive NAME`` turns the label into
 NAME vs not (``1``/``0``): melanoma vs the rest, pneumonia vs normal. The
 output has the columns ``image,label,group,split`` (paths as in the input,
-so the dataset's ``data_root`` stays the same) and is read with::
+so the dataset's ``data_root`` stays the same; ``--path-prefix`` is put in
+front of each, to read the list with another ``data_root`` such as the
+repository, ``'.'``) and is read with::
 
     dict(type='MedImageList', data_root=ROOT, ann_file='subset.csv',
          label_key='label', group_key='group', split='train')
@@ -80,6 +83,8 @@ def main(argv=None) -> int:
     parser.add_argument('--positive', help='label value that becomes 1; '
                         'every other label becomes 0')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--path-prefix', default='',
+                        help='put in front of every image path')
     parser.add_argument('--force', action='store_true')
     args = parser.parse_args(argv)
     if osp.exists(args.out) and not args.force:
@@ -119,7 +124,8 @@ def main(argv=None) -> int:
                     label = int(label == args.positive)
                 counts[label] += 1
                 group = row[args.group_key] if args.group_key else ''
-                writer.writerow([row[args.img_key], label, group, split])
+                writer.writerow([args.path_prefix + row[args.img_key], label,
+                                 group, split])
             print(f'{split}: {len(chosen)} images, labels '
                   f'{dict(sorted(counts.items()))}')
     return 0

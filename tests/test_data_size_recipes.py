@@ -19,7 +19,8 @@ SIZES = {'ham10000': 6977, 'kermany-cxr': 4707}
 
 def test_every_method_with_a_cpu_recipe_has_one_per_modality():
     names = {osp.basename(p) for p in RECIPES}
-    for method in ('mocov2', 'gravis', 'pcrl'):
+    for method in ('mocov2', 'gravis', 'pcrl', 'distillingself-teacher',
+                   'distillingself_'):
         for data in ('ham10000', 'kermany-cxr'):
             assert any(n.startswith(method) and f'_{data}-64px' in n
                        for n in names), (method, data)

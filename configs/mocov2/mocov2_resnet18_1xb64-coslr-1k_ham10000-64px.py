@@ -5,40 +5,18 @@
 # training images, lr linear in the batch. Colour is kept (no hue jitter,
 # no greyscale): on dermoscopy the released views throw away the colour cue
 # and lose to random init (docs/benchmarks.md).
-_base_ = ['./mocov2_resnet18_1xb64-coslr-20e_ham10000-64px.py']
+_base_ = [
+    '../_base_/models/mocov2_resnet18.py',
+    '../_base_/datasets/ham10000_mocov2_colour_64px.py',
+    '../_base_/schedules/sgd_coslr_200e.py',
+    '../_base_/default_runtime.py',
+]
 
-crop_size = 64
 max_epochs = 4  # the floor; a small set trains more epochs (4 checkpoints)
 data_size_recipe = dict(min_steps=1000, memory_fraction=1 / 8)
-
-view_pipeline = [
-    dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.2, 1.)),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.4,
-                contrast=0.4,
-                saturation=0.4,
-                hue=0.)
-        ],
-        prob=0.8),
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 0.6),
-        magnitude_std='inf',
-        prob=0.5),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-]
-train_dataloader = dict(
-    dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='MedMultiView', num_views=2, transforms=[view_pipeline]),
-        dict(type='PackMedInputs'),
-    ]))
 model = dict(queue_len=4096)  # the cap; the recipe shortens it
+optim_wrapper = dict(optimizer=dict(lr=0.06))
+auto_scale_lr = dict(base_batch_size=64)
 param_scheduler = [
     dict(
         type='CosineAnnealingLR',

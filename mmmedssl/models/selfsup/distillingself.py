@@ -108,7 +108,8 @@ class DistillingSelf(MedMoCo):
         backbone, neck, head: The student (``head`` is a
             :class:`DistillContrastiveHead`).
         teacher (dict): Model config of the stage-A teacher.
-        teacher_checkpoint (str): The stage-A checkpoint.
+        teacher_checkpoint (str): The stage-A checkpoint, its
+            ``last_checkpoint`` pointer or its work dir.
         negatives (str): ``'teacher'`` or ``'own'``, see above.
         teacher_channels_last (bool): Run the teacher in channels-last
             memory format. Defaults to True.
@@ -179,7 +180,14 @@ class DistillingSelf(MedMoCo):
             raise ValueError(
                 'DistillingSelf: set model.teacher_checkpoint to the stage-A '
                 'checkpoint (see configs/distillingself/README.md).')
-        if not osp.isfile(osp.expanduser(checkpoint)):
+        checkpoint = osp.expanduser(checkpoint)
+        if osp.basename(checkpoint) == 'last_checkpoint' or osp.isdir(
+                checkpoint):
+            # Stage A's last epoch depends on the data (data_size_recipe):
+            # its work dir or last_checkpoint pointer names it.
+            from mmmedssl.engine.checkpoints import resolve_checkpoint
+            checkpoint = resolve_checkpoint(checkpoint)
+        if not osp.isfile(checkpoint):
             raise FileNotFoundError(
                 f'DistillingSelf: teacher checkpoint {checkpoint} does not '
                 'exist. Train stage A first (tools/train.py with a '

@@ -420,3 +420,24 @@ def test_folded_channels_last_teacher_gives_the_same_embeddings(teacher_file):
     assert not list(fast.teacher.parameters())
     for a, b in zip(fast.teacher(im_q, im_k), plain.teacher(im_q, im_k)):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_teacher_from_a_work_dir_or_its_last_checkpoint(teacher_file,
+                                                        tmp_path):
+    """Stage A's last epoch depends on the data (data_size_recipe), so the
+    recipe configs name its work dir's last_checkpoint."""
+    path, stage_a = teacher_file
+    work = tmp_path / 'stage_a'
+    work.mkdir()
+    target = work / 'epoch_7.pth'
+    target.write_bytes(open(path, 'rb').read())
+    (work / 'last_checkpoint').write_text(str(target))
+    direct = build_student(path).teacher.model.state_dict()
+    for name in (str(work / 'last_checkpoint'), str(work)):
+        loaded = build_student(name).teacher.model.state_dict()
+        assert loaded.keys() == direct.keys()
+        for key, value in direct.items():
+            assert torch.equal(loaded[key], value), key
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_9.pth'))
+    with pytest.raises(FileNotFoundError, match='epoch_9.pth'):
+        build_student(str(work / 'last_checkpoint'))

@@ -1,0 +1,35 @@
+# DistillingSelf stage A, ResNet-18, 64 px, on a CPU: the recipe for a
+# colour photo set of any size (HAM10000 here; point train_dataloader.dataset at your
+# own list or folder). A MoCo v2 head on the frozen "public generic"
+# backbone (here MoCo v2 trained on the chest X-rays; set
+# model.backbone.init_cfg.checkpoint to yours). Sized by the data
+# (docs/training.md, "Recipes that follow the data"): at least 1,000
+# steps, a queue of at most 1/8 of the training images, lr linear in the
+# batch. Colour is kept (no hue jitter, no greyscale), as in the MoCo v2 recipe.
+_base_ = [
+    '../_base_/models/distillingself_teacher_resnet18.py',
+    '../_base_/datasets/ham10000_mocov2_colour_64px.py',
+    '../_base_/schedules/sgd_coslr_200e_distillingself.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    queue_len=4096,  # the cap; the recipe shortens it
+    backbone=dict(
+        init_cfg=dict(
+            checkpoint='work_dirs/mocov2_resnet18_1xb64-coslr-20e_kermany-cxr-64px/epoch_20.pth',
+            converter='mmmedssl')))
+max_epochs = 4  # the floor; a small set trains more epochs (4 checkpoints)
+data_size_recipe = dict(min_steps=1000, memory_fraction=1 / 8)
+param_scheduler = [
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs)
+]
+optim_wrapper = dict(optimizer=dict(lr=0.03))
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+auto_scale_lr = dict(base_batch_size=64)
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2))

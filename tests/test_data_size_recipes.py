@@ -84,17 +84,3 @@ def test_moco_recipe_trains_on_a_small_subset(tmp_path):
     assert 'the config says' not in log  # max_epochs came from the user
     assert osp.isfile(work / 'epoch_1.pth')
 
-
-STUDIES = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'benchmarks',
-                                    'studies', '*.py')))
-
-
-@pytest.mark.parametrize('path', STUDIES,
-                         ids=[osp.basename(p) for p in STUDIES])
-def test_study_files_load_and_name_existing_configs(path):
-    from mmmedssl.downstream import Study
-    study = Study(path)
-    assert 'random' in study.methods
-    for method in study.methods.values():
-        for stage in method.get('stages', []):
-            assert osp.isfile(osp.join(REPO_ROOT, stage['config']))

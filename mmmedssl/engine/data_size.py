@@ -42,9 +42,18 @@ _DEFAULTS = dict(min_steps=None, memory_fraction=1 / 8, scale_lr=True,
 
 
 def _count_samples(dataset_cfg) -> int:
+    import inspect
+
     from mmmedssl.registry import DATASETS
     if not isinstance(dataset_cfg, dict):
         return len(dataset_cfg)
+    dataset_type = dataset_cfg.get('type')
+    cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) \
+        else dataset_type
+    if cls is not None and 'check_files' in inspect.signature(
+            cls).parameters:
+        # Counting needs no file: the Runner's own build checks them.
+        dataset_cfg = dict(dataset_cfg, check_files=False)
     try:
         return len(DATASETS.build(dataset_cfg))
     except TypeError as err:  # an iterable dataset has no length

@@ -31,9 +31,12 @@ def _config(tmp_path, data_root, extra=''):
 
 def test_ctrl_c_exits_non_zero_and_keeps_checkpoints(tmp_path,
                                                      tiny_demo_data):
+    # Far more epochs than the test waits for: on a starved machine the
+    # run must still be going when the signal comes (200 epochs once ended
+    # before this process got to send it).
     config = _config(tmp_path, tiny_demo_data, '''
-        max_epochs = 200
-        train_cfg = dict(max_epochs=max_epochs, val_interval=100)
+        max_epochs = 100000
+        train_cfg = dict(max_epochs=max_epochs, val_interval=50000)
         ''')
     work = str(tmp_path / 'work')
     proc = subprocess.Popen(

@@ -68,7 +68,8 @@ def test_subset_one_image_per_group_first_and_binary_labels(
                'lesion_id', '--size', 'train=10', '--seed', '1', '--out',
                str(other)])
     assert {r['image'] for r in read(other)} != {r['image'] for r in rows}
-    prefixed = tmp_path / 'prefixed.csv'
+    # The study files write to data/subsets/, absent on a fresh clone.
+    prefixed = tmp_path / 'data' / 'subsets' / 'prefixed.csv'
     tool.main([str(labels), '--split-file', str(splits), '--group-key',
                'lesion_id', '--size', 'train=10', '--positive', 'mel',
                '--path-prefix', 'data/ham/', '--out', str(prefixed)])

@@ -22,6 +22,7 @@ An existing output is left alone unless ``--force`` is given.
 """
 import argparse
 import csv
+import os
 import os.path as osp
 import random
 import sys
@@ -110,6 +111,8 @@ def main(argv=None) -> int:
         raise SystemExit(f'--size names splits {sorted(unknown)} that '
                          f'{args.labels} does not have: {sorted(by_split)}')
     rng = random.Random(args.seed)
+    if os.path.dirname(args.out):
+        os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow(['image', 'label', 'group', 'split'])

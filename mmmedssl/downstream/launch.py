@@ -4,6 +4,7 @@
 gets a fresh process (its own loggers, registries and memory) and a crash
 in one job does not take the study down."""
 import os.path as osp
+import signal
 import subprocess
 import sys
 from typing import List, Optional
@@ -36,8 +37,41 @@ def run_tool(name: str, args: List[str], log_path: str,
     if dry_run:
         return
     with open(log_path, 'a') as log:
-        proc = subprocess.run(cmd, cwd=cwd, stdout=log,
-                              stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise RuntimeError(f'tools/{name} failed (exit {proc.returncode}); '
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            returncode = proc.wait()
+        except BaseException:
+            # Ctrl-C or SIGTERM (see exit_on_sigterm) stops the job too: an
+            # orphan would go on training into the work dir the next run
+            # resumes from.
+            stop_process(proc)
+            raise
+    if returncode != 0:
+        raise RuntimeError(f'tools/{name} failed (exit {returncode}); '
                            f'see {log_path}')
+
+
+def stop_process(proc: subprocess.Popen, grace_s: float = 60.) -> None:
+    """SIGTERM ``proc``, then SIGKILL if it has not exited after
+    ``grace_s`` seconds (saved checkpoints stay; ``--resume`` goes on from
+    them)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (``kill PID``, a scheduler's time limit) into
+    ``SystemExit(143)`` so that :func:`run_tool` stops its child first;
+    Python's default would end this process alone."""
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)

@@ -19,8 +19,9 @@ def labelled_list(tmp_path):
                          'test' if lesion >= 16 else 'train'))
     with open(labels, 'w', newline='') as f:
         w = csv.writer(f)
-        w.writerow(['image', 'label', 'lesion_id'])
-        w.writerows(r[:3] for r in rows)
+        w.writerow(['image', 'label', 'lesion_id', 'seg'])
+        w.writerows(r[:3] + (r[0].replace('images', 'masks'),)
+                    for r in rows)
     with open(splits, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['image', 'split'])
@@ -75,6 +76,16 @@ def test_subset_one_image_per_group_first_and_binary_labels(
                '--path-prefix', 'data/ham/', '--out', str(prefixed)])
     assert [r['image'] for r in read(prefixed)] == [
         'data/ham/' + r['image'] for r in rows]
+    assert 'mask' not in read(prefixed)[0]
+    # --mask-key: each image's own mask, prefixed the same way.
+    masked = tmp_path / 'masked.csv'
+    tool.main([str(labels), '--split-file', str(splits), '--group-key',
+               'lesion_id', '--size', 'train=10', '--positive', 'mel',
+               '--path-prefix', 'data/ham/', '--mask-key', 'seg',
+               '--out', str(masked)])
+    assert [(r['image'], r['mask']) for r in read(masked)] == [
+        ('data/ham/' + r['image'],
+         'data/ham/' + r['image'].replace('images', 'masks')) for r in rows]
 
 
 @pytest.mark.parametrize('args, message', [
@@ -82,6 +93,7 @@ def test_subset_one_image_per_group_first_and_binary_labels(
     (['--size', 'train=0'], 'SPLIT=N with N >= 1'),
     (['--positive', 'melanoma'], "no row has that 'label'"),
     (['--group-key', 'patient'], "no column 'patient'"),
+    (['--mask-key', 'mask'], "no column 'mask'"),
 ])
 def test_subset_errors(labelled_list, tmp_path, args, message):
     labels, splits = labelled_list

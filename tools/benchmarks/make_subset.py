@@ -4,7 +4,7 @@
     python tools/benchmarks/make_subset.py LABELS.csv --out subset.csv \\
         [--split-file splits.csv] [--group-key lesion_id] \\
         [--size train=1600 --size test=550] [--positive mel] [--seed 0] \\
-        [--path-prefix ../shared/data/ham10000_200x150/]
+        [--path-prefix ../shared/data/ham10000_200x150/] [--mask-key mask]
 
 Keeps at most ``N`` images of each named split, one image per group (the
 lesion or patient) before any group gets a second, drawn with ``--seed``;
@@ -13,7 +13,9 @@ NAME vs not (``1``/``0``): melanoma vs the rest, pneumonia vs normal. The
 output has the columns ``image,label,group,split`` (paths as in the input,
 so the dataset's ``data_root`` stays the same; ``--path-prefix`` is put in
 front of each, to read the list with another ``data_root`` such as the
-repository, ``'.'``) and is read with::
+repository, ``'.'``), and ``mask`` when ``--mask-key`` names the input's
+mask column (prefixed too: a segmentation study on the same images). It is
+read with::
 
     dict(type='MedImageList', data_root=ROOT, ann_file='subset.csv',
          label_key='label', group_key='group', split='train')
@@ -86,6 +88,8 @@ def main(argv=None) -> int:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--path-prefix', default='',
                         help='put in front of every image path')
+    parser.add_argument('--mask-key', help='mask path column, written as '
+                        '"mask" (segmentation)')
     parser.add_argument('--force', action='store_true')
     args = parser.parse_args(argv)
     if osp.exists(args.out) and not args.force:
@@ -94,7 +98,7 @@ def main(argv=None) -> int:
     rows = read_rows(args.labels, args.split_file, args.img_key,
                      args.split_key)
     for key in (args.img_key, args.label_key, args.split_key,
-                args.group_key):
+                args.group_key, args.mask_key):
         if key and rows and key not in rows[0]:
             raise SystemExit(f'{args.labels}: no column {key!r}; columns: '
                              f'{", ".join(rows[0])}')
@@ -115,7 +119,8 @@ def main(argv=None) -> int:
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, 'w', newline='') as f:
         writer = csv.writer(f)
-        writer.writerow(['image', 'label', 'group', 'split'])
+        writer.writerow(['image', 'label', 'group', 'split'] +
+                        (['mask'] if args.mask_key else []))
         for split in sorted(by_split):
             chosen = by_split[split]
             if split in sizes:
@@ -127,8 +132,10 @@ def main(argv=None) -> int:
                     label = int(label == args.positive)
                 counts[label] += 1
                 group = row[args.group_key] if args.group_key else ''
+                mask = [args.path_prefix + row[args.mask_key]
+                        ] if args.mask_key else []
                 writer.writerow([args.path_prefix + row[args.img_key], label,
-                                 group, split])
+                                 group, split] + mask)
             print(f'{split}: {len(chosen)} images, labels '
                   f'{dict(sorted(counts.items()))}')
     return 0

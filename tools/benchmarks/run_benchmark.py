@@ -37,6 +37,7 @@ import sys
 import mmmedssl  # noqa: F401
 
 from mmmedssl.downstream import Study, StudyRunner
+from mmmedssl.downstream.launch import exit_on_sigterm
 
 
 def parse_args(argv=None):
@@ -69,6 +70,7 @@ def main(argv=None):
     except ValueError as err:
         raise SystemExit(str(err)) from None
     runner = StudyRunner(study, args.dry_run)
+    exit_on_sigterm()  # kill PID stops the running job as well
     results = runner.run()
     if results is None:
         return 0

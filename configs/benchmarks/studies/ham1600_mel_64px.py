@@ -4,9 +4,15 @@
 # run the study (ResNet-18 at 64 px on a CPU):
 #   python tools/benchmarks/make_subset.py ../shared/data/ham10000_200x150/labels.csv \
 #       --split-file ../shared/data/ham10000_200x150/splits.csv --group-key lesion_id \
-#       --size train=1600 --positive mel \
+#       --size train=1600 --positive mel --mask-key mask \
 #       --path-prefix ../shared/data/ham10000_200x150/ --out data/subsets/ham1600_mel.csv
 #   python tools/benchmarks/run_benchmark.py configs/benchmarks/studies/ham1600_mel_64px.py
+# DistillingSelf's "public generic" teacher is the MoCo v2 recipe trained on
+# 1,600 chest X-rays (another modality): run
+#   ... studies/kermany_cxr1600_64px.py --methods mocov2
+# first (1,600 images / batch 64 -> 40 epochs, hence epoch_40.pth).
+# The segmentation jobs use the same 1,600 training lesions' masks (all of
+# them, or 10 % of the lesions), val picks the epoch, test reports it.
 name = 'HAM10000, 1,600 training images, melanoma vs not, ResNet-18, 64 px'
 work_dir = 'work_dirs/study_ham1600'
 seeds = [0, 1, 2]
@@ -53,6 +59,24 @@ methods = dict(
         stages=[dict(name='pretrain', cfg_options=data,
                     config='configs/pcrl/'
                         'pcrl_resnet18-unet_1xb32-coslr-1k_ham10000-64px.py')]),
+    distillingself=dict(
+        label='DistillingSelf recipe (teacher from chest X-ray MoCo v2)',
+        stages=[
+            dict(name='teacher',
+                 config='configs/distillingself/distillingself-teacher_'
+                 'resnet18_1xb64-coslr-1k_ham10000-64px.py',
+                 cfg_options=dict(
+                     data, **{
+                         'model.backbone.init_cfg.checkpoint':
+                         'work_dirs/study_cxr1600/mocov2/pretrain/'
+                         'epoch_40.pth'
+                     })),
+            dict(name='student',
+                 config='configs/distillingself/distillingself_'
+                 'resnet18_1xb64-coslr-1k_ham10000-64px.py',
+                 cfg_options=dict(
+                     data, **{'model.teacher_checkpoint': '{stage:teacher}'})),
+        ]),
 )
 
 probe_data = dict(data)
@@ -68,4 +92,19 @@ downstream = [
         'resnet18_1xb64-coslr-30e_ham10000-64px.py',
         cfg_options=probe_data,
         metrics=['balanced_acc', 'macro_auc']),
+]
+
+seg_data = dict(data)
+for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+    seg_data[f'{loader}.dataset.mask_key'] = 'mask'
+    seg_data[f'{loader}.dataset.label_key'] = 'label'
+seg_config = ('configs/benchmarks/segmentation/'
+              'unet-resnet18_1xb32-coslr-20e_ham10000-64px.py')
+downstream += [
+    dict(name='seg', type='segmentation', config=seg_config,
+         label='Lesion segmentation, U-Net fine-tuned (all 1,600 lesions)',
+         cfg_options=seg_data),
+    dict(name='seg10', type='segmentation', config=seg_config,
+         label='Lesion segmentation, U-Net fine-tuned (10 % of the lesions)',
+         label_fraction=0.1, cfg_options=seg_data),
 ]

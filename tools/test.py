@@ -19,6 +19,7 @@ from mmengine.dist import get_rank
 from mmmedssl.apis import run_test, set_default_work_dir
 from mmmedssl.engine import shutdown_distributed
 from mmmedssl.utils.checkpoint import TRUST_ENV
+from mmmedssl.utils.signals import exit_on_sigterm
 
 
 def parse_args(argv=None):
@@ -54,6 +55,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    exit_on_sigterm()  # loaders stop their workers; exit 143
     if not osp.isfile(args.config):
         raise SystemExit(f'Config file {args.config} does not exist.')
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):

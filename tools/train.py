@@ -22,6 +22,7 @@ from mmmedssl.apis import (build_runner, sanitize_dataloaders,
                            set_default_work_dir)
 from mmmedssl.engine import find_resume_checkpoint, shutdown_distributed
 from mmmedssl.utils.checkpoint import TRUST_ENV, checkpoint_problem
+from mmmedssl.utils.signals import exit_on_sigterm
 
 
 def parse_args(argv=None):
@@ -174,6 +175,7 @@ def merge_args(cfg: Config, args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
+    exit_on_sigterm()  # loaders stop their workers; exit 143
     if not osp.isfile(args.config):
         raise SystemExit(f'Config file {args.config} does not exist.')
     cfg = Config.fromfile(args.config)

@@ -4,7 +4,6 @@
 gets a fresh process (its own loggers, registries and memory) and a crash
 in one job does not take the study down."""
 import os.path as osp
-import signal
 import subprocess
 import sys
 from typing import List, Optional
@@ -42,7 +41,7 @@ def run_tool(name: str, args: List[str], log_path: str,
         try:
             returncode = proc.wait()
         except BaseException:
-            # Ctrl-C or SIGTERM (see exit_on_sigterm) stops the job too: an
+            # Ctrl-C or SIGTERM (mmmedssl.utils.signals) stops the job too: an
             # orphan would go on training into the work dir the next run
             # resumes from.
             stop_process(proc)
@@ -65,13 +64,3 @@ def stop_process(proc: subprocess.Popen, grace_s: float = 60.) -> None:
         proc.kill()
         proc.wait()
 
-
-def exit_on_sigterm() -> None:
-    """Turn SIGTERM (``kill PID``, a scheduler's time limit) into
-    ``SystemExit(143)`` so that :func:`run_tool` stops its child first;
-    Python's default would end this process alone."""
-
-    def handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, handler)

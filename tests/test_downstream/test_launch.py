@@ -12,7 +12,8 @@ DRIVER = r'''
 import sys
 from mmmedssl.downstream import launch
 launch.tool_script = lambda name: sys.argv[1]
-launch.exit_on_sigterm()
+from mmmedssl.utils.signals import exit_on_sigterm
+exit_on_sigterm()
 launch.run_tool('train.py', [sys.argv[2]], sys.argv[3])
 '''
 CHILD = r'''

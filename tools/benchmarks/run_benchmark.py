@@ -37,7 +37,7 @@ import sys
 import mmmedssl  # noqa: F401
 
 from mmmedssl.downstream import Study, StudyRunner
-from mmmedssl.downstream.launch import exit_on_sigterm
+from mmmedssl.utils.signals import exit_on_sigterm
 
 
 def parse_args(argv=None):

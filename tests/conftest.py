@@ -180,3 +180,12 @@ def make_surgical_frames(root, num_videos: int, video_size: int, seconds,
                 '--fps', str(fps), '--size', str(frame_size),
                 str(frame_size))
     return root
+
+
+def process_running(pid: int) -> bool:
+    """``pid`` exists and is not a zombie (exited, not yet reaped)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(') ', 1)[1][0] != 'Z'
+    except (FileNotFoundError, ProcessLookupError):
+        return False

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from mmmedssl.utils.checkpoint import safe_load
-from .conftest import (REPO_ROOT, free_port, hang_timeout, run_tool,
-                       tiny_config_text)
+from .conftest import (REPO_ROOT, free_port, hang_timeout,
+                       process_running, run_tool, tiny_config_text)
 
 
 def _env():
@@ -43,14 +43,6 @@ def _children(pid):
             if int(fields[1]) == pid:
                 found.append(int(entry))
     return found
-
-
-def _running(pid):
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(') ', 1)[1][0] != 'Z'
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.skipif(not osp.isdir('/proc'), reason='reads /proc')
@@ -90,9 +82,9 @@ def test_ctrl_c_exits_non_zero_and_keeps_checkpoints(tmp_path,
     else:
         assert proc.returncode == 128 + signum, out[-3000:]
     deadline = time.time() + 30
-    while any(_running(w) for w in workers) and time.time() < deadline:
+    while any(process_running(w) for w in workers) and time.time() < deadline:
         time.sleep(0.1)
-    left = [w for w in workers if _running(w)]
+    left = [w for w in workers if process_running(w)]
     for w in left:
         os.kill(w, signal.SIGKILL)
     assert not left, 'data loader workers outlived the run'

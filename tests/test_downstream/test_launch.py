@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from ..conftest import process_running
+
 DRIVER = r'''
 import sys
 from mmmedssl.downstream import launch
@@ -21,19 +23,6 @@ import os, sys, time
 open(sys.argv[1], 'w').write(str(os.getpid()))
 time.sleep(120)
 '''
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has exited; only its parent has not reaped it yet.
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().split(') ')[1][0] != 'Z'
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.skipif(sys.platform == 'win32', reason='POSIX signals')
@@ -51,15 +40,15 @@ def test_signal_to_the_study_stops_its_job(tmp_path, signum, code):
         assert driver.poll() is None, 'the driver died first'
         time.sleep(0.1)
     job = int(pid_file.read_text())
-    assert alive(job)
+    assert process_running(job)
     os.kill(driver.pid, signum)
     returncode = driver.wait(timeout=90)
     assert returncode != 0
     if code is not None:
         assert returncode == code
     deadline = time.time() + 10
-    while alive(job) and time.time() < deadline:
+    while process_running(job) and time.time() < deadline:
         time.sleep(0.1)
-    if alive(job):
+    if process_running(job):
         os.kill(job, signal.SIGKILL)
         pytest.fail('the job outlived the study that started it')

@@ -10,7 +10,9 @@
 # DistillingSelf's "public generic" teacher is the MoCo v2 recipe trained on
 # 1,600 chest X-rays (another modality): run
 #   ... studies/kermany_cxr1600_64px.py --methods mocov2
-# first (1,600 images / batch 64 -> 40 epochs, hence epoch_40.pth).
+# first (1,600 images / batch 64 -> 40 epochs, hence epoch_40.pth);
+# distillingself_own needs nothing else (its public model is the MoCo v2
+# recipe on the same images).
 # The segmentation jobs use the same 1,600 training lesions' masks (all of
 # them, or 10 % of the lesions), val picks the epoch, test reports it.
 name = 'HAM10000, 1,600 training images, melanoma vs not, ResNet-18, 64 px'
@@ -70,6 +72,29 @@ methods = dict(
                          'model.backbone.init_cfg.checkpoint':
                          'work_dirs/study_cxr1600/mocov2/pretrain/'
                          'epoch_40.pth'
+                     })),
+            dict(name='student',
+                 config='configs/distillingself/distillingself_'
+                 'resnet18_1xb64-coslr-1k_ham10000-64px.py',
+                 cfg_options=dict(
+                     data, **{'model.teacher_checkpoint': '{stage:teacher}'})),
+        ]),
+    # No public model for the modality: the MoCo v2 recipe on the same
+    # unlabelled images stands in for it (three stages, ~30 CPU minutes).
+    distillingself_own=dict(
+        label='DistillingSelf recipe (public model = MoCo v2 recipe on '
+        'the same images)',
+        stages=[
+            dict(name='moco', cfg_options=data,
+                 config='configs/mocov2/'
+                 'mocov2_resnet18_1xb64-coslr-1k_ham10000-64px.py'),
+            dict(name='teacher',
+                 config='configs/distillingself/distillingself-teacher_'
+                 'resnet18_1xb64-coslr-1k_ham10000-64px.py',
+                 cfg_options=dict(
+                     data, **{
+                         'model.backbone.init_cfg.checkpoint':
+                         '{stage:moco}'
                      })),
             dict(name='student',
                  config='configs/distillingself/distillingself_'

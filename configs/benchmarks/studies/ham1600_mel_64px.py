@@ -29,6 +29,16 @@ for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
     data[f'{loader}.dataset.group_key'] = 'group'
 
 
+# DistillingSelf's stages A and B, shared by its two methods below (they
+# differ only in the public model stage A starts from).
+ds_teacher_config = ('configs/distillingself/distillingself-teacher_'
+                     'resnet18_1xb64-coslr-1k_ham10000-64px.py')
+ds_student_stage = dict(
+    name='student',
+    config='configs/distillingself/distillingself_'
+    'resnet18_1xb64-coslr-1k_ham10000-64px.py',
+    cfg_options=dict(data, **{'model.teacher_checkpoint': '{stage:teacher}'}))
+
 methods = dict(
     random=dict(label='random init', stages=[]),
     mocov2_shipped=dict(
@@ -64,20 +74,13 @@ methods = dict(
     distillingself=dict(
         label='DistillingSelf recipe (teacher from chest X-ray MoCo v2)',
         stages=[
-            dict(name='teacher',
-                 config='configs/distillingself/distillingself-teacher_'
-                 'resnet18_1xb64-coslr-1k_ham10000-64px.py',
+            dict(name='teacher', config=ds_teacher_config,
                  cfg_options=dict(
                      data, **{
                          'model.backbone.init_cfg.checkpoint':
                          'work_dirs/study_cxr1600/mocov2/pretrain/'
                          'epoch_40.pth'
-                     })),
-            dict(name='student',
-                 config='configs/distillingself/distillingself_'
-                 'resnet18_1xb64-coslr-1k_ham10000-64px.py',
-                 cfg_options=dict(
-                     data, **{'model.teacher_checkpoint': '{stage:teacher}'})),
+                     })), ds_student_stage
         ]),
     # No public model for the modality: the MoCo v2 recipe on the same
     # unlabelled images stands in for it (three stages, ~30 CPU minutes).
@@ -88,19 +91,11 @@ methods = dict(
             dict(name='moco', cfg_options=data,
                  config='configs/mocov2/'
                  'mocov2_resnet18_1xb64-coslr-1k_ham10000-64px.py'),
-            dict(name='teacher',
-                 config='configs/distillingself/distillingself-teacher_'
-                 'resnet18_1xb64-coslr-1k_ham10000-64px.py',
+            dict(name='teacher', config=ds_teacher_config,
                  cfg_options=dict(
                      data, **{
-                         'model.backbone.init_cfg.checkpoint':
-                         '{stage:moco}'
-                     })),
-            dict(name='student',
-                 config='configs/distillingself/distillingself_'
-                 'resnet18_1xb64-coslr-1k_ham10000-64px.py',
-                 cfg_options=dict(
-                     data, **{'model.teacher_checkpoint': '{stage:teacher}'})),
+                         'model.backbone.init_cfg.checkpoint': '{stage:moco}'
+                     })), ds_student_stage
         ]),
 )
 

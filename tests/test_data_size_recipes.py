@@ -84,3 +84,38 @@ def test_moco_recipe_trains_on_a_small_subset(tmp_path):
     assert 'the config says' not in log  # max_epochs came from the user
     assert osp.isfile(work / 'epoch_1.pth')
 
+
+
+def test_pcrl_colour_recipe_takes_moco_v2_views_and_optimiser():
+    """The PCRL colour recipe uses the MoCo v2 colour recipe's views after
+    the crop, its lr per sample and its 0.999 momentum encoder (PCRL's own
+    views and lr 0.01 / 0.99 lost to random init on 1,600 dermoscopy images,
+    docs/benchmarks.md), and its views still make PCRL's four images."""
+    import numpy as np
+    from mmmedssl.registry import TRANSFORMS
+
+    pcrl = Config.fromfile(osp.join(
+        REPO_ROOT, 'configs/pcrl/'
+        'pcrl_resnet18-unet_1xb32-coslr-1k_ham10000-64px.py'))
+    moco = Config.fromfile(osp.join(
+        REPO_ROOT, 'configs/mocov2/'
+        'mocov2_resnet18_1xb64-coslr-1k_ham10000-64px.py'))
+    views = pcrl.train_dataloader.dataset.pipeline[1]
+    moco_view = moco.train_dataloader.dataset.pipeline[1].transforms[0]
+    assert views.type == 'PCRLViews'
+    assert views.spatial_transforms == moco_view[:1]
+    assert views.input_transforms == moco_view[1:]
+    assert moco_view[0].type == 'RandomResizedCrop'
+
+    def lr_per_sample(cfg):
+        return (cfg.optim_wrapper.optimizer.lr /
+                cfg.auto_scale_lr.base_batch_size)
+
+    assert lr_per_sample(pcrl) == pytest.approx(lr_per_sample(moco))
+    assert pcrl.model.momentum == moco.model.momentum == 0.001
+
+    transform = TRANSFORMS.build(views)
+    rng = np.random.default_rng(0)
+    out = transform(dict(img=rng.integers(0, 255, (150, 200, 3), np.uint8)))
+    assert [im.shape for im in out['img']] == [(64, 64, 3)] * 4
+    assert out['aug_code'].shape == (2, 6)

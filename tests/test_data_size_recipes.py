@@ -86,20 +86,22 @@ def test_moco_recipe_trains_on_a_small_subset(tmp_path):
 
 
 
-def test_pcrl_colour_recipe_takes_moco_v2_views_and_optimiser():
-    """The PCRL colour recipe uses the MoCo v2 colour recipe's views after
-    the crop, its lr per sample and its 0.999 momentum encoder (PCRL's own
-    views and lr 0.01 / 0.99 lost to random init on 1,600 dermoscopy images,
-    docs/benchmarks.md), and its views still make PCRL's four images."""
+@pytest.mark.parametrize('data', ['ham10000', 'kermany-cxr'])
+def test_pcrl_recipe_takes_moco_v2_views_and_optimiser(data):
+    """Each PCRL recipe uses the MoCo v2 recipe's views (of the same
+    modality) after the crop, its lr per sample and its 0.999 momentum
+    encoder (PCRL's own views and lr 0.01 / 0.99 lost to random init on
+    1,600 dermoscopy images, docs/benchmarks.md), and its views still make
+    PCRL's four images."""
     import numpy as np
     from mmmedssl.registry import TRANSFORMS
 
     pcrl = Config.fromfile(osp.join(
         REPO_ROOT, 'configs/pcrl/'
-        'pcrl_resnet18-unet_1xb32-coslr-1k_ham10000-64px.py'))
+        f'pcrl_resnet18-unet_1xb32-coslr-1k_{data}-64px.py'))
     moco = Config.fromfile(osp.join(
         REPO_ROOT, 'configs/mocov2/'
-        'mocov2_resnet18_1xb64-coslr-1k_ham10000-64px.py'))
+        f'mocov2_resnet18_1xb64-coslr-1k_{data}-64px.py'))
     views = pcrl.train_dataloader.dataset.pipeline[1]
     moco_view = moco.train_dataloader.dataset.pipeline[1].transforms[0]
     assert views.type == 'PCRLViews'

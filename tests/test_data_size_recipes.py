@@ -85,7 +85,6 @@ def test_moco_recipe_trains_on_a_small_subset(tmp_path):
     assert osp.isfile(work / 'epoch_1.pth')
 
 
-
 @pytest.mark.parametrize('data', ['ham10000', 'kermany-cxr'])
 def test_pcrl_recipe_takes_moco_v2_views_and_optimiser(data):
     """Each PCRL recipe uses the MoCo v2 recipe's views (of the same

@@ -7,46 +7,25 @@
 # PCRL's own views (rotation, Cutout, jitter always on) cost MoCo v2 2.1
 # probe AUC points and lr 0.01 / momentum 0.99 1.1; PCRL with these settings
 # went from 78.7 to 80.5 at 400 steps (docs/benchmarks.md).
-_base_ = ['./pcrl_resnet18-unet_1xb32-coslr-2e_ham10000-64px.py']
+_base_ = [
+    './pcrl_resnet18-unet_1xb32-coslr-2e_ham10000-64px.py',
+    '../_base_/datasets/mocov2_views_64px.py',
+]
 
 max_epochs = 4  # the floor; a small set trains more epochs (4 checkpoints)
 data_size_recipe = dict(min_steps=1000, memory_fraction=1 / 8)
 model = dict(momentum=0.001)  # 0.999, as MoCo v2
 optim_wrapper = dict(optimizer=dict(lr=0.03))  # MoCo v2's 0.06 at batch 64
 
-crop_size = 64
-# MoCo v2's colour views after the crop (the crop is the clean target).
-input_transforms = [
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.4,
-                contrast=0.4,
-                saturation=0.4,
-                hue=0.)
-        ],
-        prob=0.8),
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 0.6),
-        magnitude_std='inf',
-        prob=0.5),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-]
+# MoCo v2's colour views: its crop, then its photometric part (the crop is
+# the clean target).
+input_transforms = {{_base_.mocov2_colour_after_crop}}
 train_dataloader = dict(
     dataset=dict(pipeline=[
         dict(type='LoadImageFromFile'),
         dict(
             type='PCRLViews',
-            spatial_transforms=[
-                dict(
-                    type='RandomResizedCrop',
-                    scale=crop_size,
-                    crop_ratio_range=(0.2, 1.))
-            ],
+            spatial_transforms={{_base_.mocov2_crop_64px}},
             input_transforms=input_transforms,
             target_transform=dict(
                 type='RandomFlipRot90', spatial_dims=2, make_target=False)),

@@ -1,26 +1,11 @@
 # The Kermany paediatric chest X-rays (../shared/data/chest_xray_pneumonia_224,
 # 4,707 training images) with MoCo v2's two views at 64 px, for CPU runs;
 # kNN monitoring on the val patients from kermany_cxr_knn.py.
-_base_ = ['./kermany_cxr_knn.py']
+_base_ = ['./kermany_cxr_knn.py', './mocov2_views_64px.py']
 
 crop_size = 64
 
-# Grey images: hue, saturation and grayscale do nothing, so only brightness
-# and contrast jitter; no vertical flip (anatomy has an up and a down).
-view_pipeline = [
-    dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.2, 1.)),
-    dict(
-        type='RandomApply',
-        transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4)],
-        prob=0.8),
-    # Blur sigmas scaled down with the image side (224 -> 64 px).
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 0.6),
-        magnitude_std='inf',
-        prob=0.5),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-]
+view_pipeline = {{_base_.mocov2_grey_views_64px}}  # no vertical flip
 train_dataloader = dict(
     batch_size=64,
     num_workers=2,

@@ -6,6 +6,15 @@
 mocov2_crop_64px = [
     dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.2, 1.)),
 ]
+# After the jitter, both modalities blur and flip left-right alike.
+mocov2_blur_hflip_64px = [
+    dict(
+        type='GaussianBlur',
+        magnitude_range=(0.1, 0.6),
+        magnitude_std='inf',
+        prob=0.5),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+]
 # Colour photos: brightness, contrast and saturation jitter, no hue jitter
 # and no greyscale (colour is a cue for skin lesions); flips both ways.
 mocov2_colour_after_crop = [
@@ -20,12 +29,7 @@ mocov2_colour_after_crop = [
                 hue=0.)
         ],
         prob=0.8),
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 0.6),
-        magnitude_std='inf',
-        prob=0.5),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+] + mocov2_blur_hflip_64px + [
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
 ]
 # Grey images: hue, saturation and greyscale do nothing, so only brightness
@@ -35,12 +39,6 @@ mocov2_grey_after_crop = [
         type='RandomApply',
         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4)],
         prob=0.8),
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 0.6),
-        magnitude_std='inf',
-        prob=0.5),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-]
+] + mocov2_blur_hflip_64px
 mocov2_colour_views_64px = mocov2_crop_64px + mocov2_colour_after_crop
 mocov2_grey_views_64px = mocov2_crop_64px + mocov2_grey_after_crop

@@ -128,8 +128,8 @@ def test_gravis_recipe_ranks_with_smooth_ap_temperature(data):
     embeddings (0.01): there a perfectly grouped batch (16 sources x 8
     views, sources orthogonal) has a loss near 0, while the released 0.2
     still charges it ~0.15 because every negative keeps a soft rank
-    (0.2 lost to random init at one of two seeds on 1,600 dermoscopy
-    images, docs/benchmarks.md)."""
+    (0.2 was below the best random network at two of three seeds on 1,600
+    dermoscopy images, 0.01 at one; docs/benchmarks.md)."""
     import torch
     from mmmedssl.registry import MODELS
 

@@ -8,10 +8,8 @@ _base_ = ['./gravis_resnet18_1xb16-v8-coslr-5e_kermany-cxr-64px.py']
 
 max_epochs = 4  # the floor; a small set trains more epochs (4 checkpoints)
 data_size_recipe = dict(min_steps=1000)
-# Smooth-AP's own temperature for L2-normalised embeddings (the released
-# 0.2 ran on raw dot products and here leaves every rank soft): on 1,600
-# dermoscopy images 0.2 beat every random network at one of three seeds,
-# 0.01 did at two (docs/benchmarks.md, "Recipes that follow the data").
+# Smooth-AP's temperature, as the colour recipe (its comment says why);
+# on 1,600 chest X-rays 94.30 probe AUC (0.2: 94.17).
 model = dict(head=dict(loss=dict(temperature=0.01)))
 param_scheduler = [
     dict(

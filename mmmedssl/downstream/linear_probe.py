@@ -47,6 +47,10 @@ class LinearProbe:
     # Val metrics of every candidate weight decay, in grid order.
     val_metrics: List[Dict[str, float]] = field(default_factory=list)
     multi_label: bool = False
+    # Every fitted candidate (this one included), in grid order: what each
+    # weight decay would have given, for reports that keep the whole grid.
+    candidates: List['LinearProbe'] = field(default_factory=list,
+                                            repr=False)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         x = (torch.as_tensor(x).double() - self.mean) / self.std
@@ -148,13 +152,14 @@ def _fit_multilabel_probe(train_x, train_y, val_x, val_y, num_classes,
     x = (train_x - mean) / std
     sample_weight = _multilabel_weights(train_y, balanced)
 
-    best, best_key, val_metrics = None, None, []
+    best, best_key, val_metrics, candidates = None, None, [], []
     with _threads_for(x.numel() * num_classes):
         for wd in weight_decays:
             weight, bias = _fit_one_multilabel(x, train_y, sample_weight,
                                                float(wd), max_iter)
             probe = LinearProbe(float(wd), mean, std, weight, bias,
                                 multi_label=True)
+            candidates.append(probe)
             metrics = multilabel_auc(probe.predict_proba(val_x), val_y)
             val_metrics.append(dict(weight_decay=float(wd), **metrics))
             # Best val mean AUC; ties go to the stronger regularisation.
@@ -163,6 +168,7 @@ def _fit_multilabel_probe(train_x, train_y, val_x, val_y, num_classes,
             if best_key is None or key > best_key:
                 best, best_key = probe, key
     best.val_metrics = val_metrics
+    best.candidates = candidates
     return best
 
 
@@ -258,12 +264,13 @@ def fit_linear_probe(train_x: torch.Tensor,
                                    1.0 / train_y.numel(),
                                    dtype=torch.float64)
 
-    best, best_key, val_metrics = None, None, []
+    best, best_key, val_metrics, candidates = None, None, [], []
     with _threads_for(x.numel() * num_classes):
         for wd in weight_decays:
             weight, bias = _fit_one(x, train_y, num_classes, sample_weight,
                                     float(wd), max_iter)
             probe = LinearProbe(float(wd), mean, std, weight, bias)
+            candidates.append(probe)
             metrics = classification_metrics(
                 probe.predict_proba(val_x), val_y, num_classes)
             val_metrics.append(dict(weight_decay=float(wd), **metrics))
@@ -271,6 +278,7 @@ def fit_linear_probe(train_x: torch.Tensor,
             if best_key is None or key > best_key:
                 best, best_key = probe, key
     best.val_metrics = val_metrics
+    best.candidates = candidates
     return best
 
 
@@ -440,7 +448,8 @@ def run_probe(features: Dict[str, Features],
 
     Returns:
         dict: ``feature_dim``, ``weight_decay``, ``test`` and ``val``
-        metrics, ``val_grid`` (every candidate) and ``train_size``.
+        metrics, ``val_grid`` and ``test_grid`` (every candidate's val and
+        test metrics, in grid order; only val chooses) and ``train_size``.
     """
     train = features['train']
     train_x, train_y = train.feats, train.labels
@@ -455,11 +464,17 @@ def run_probe(features: Dict[str, Features],
     probe = fit_linear_probe(train_x, train_y, val_x, val_y, num_classes,
                              weight_decays=weight_decays, max_iter=max_iter)
     test_x, test_y = features['test'].feats, features['test'].labels
-    if probe.multi_label:
-        test = multilabel_auc(probe.predict_proba(test_x), test_y)
-    else:
-        test = classification_metrics(probe.predict_proba(test_x), test_y,
-                                      num_classes)
+
+    def test_metrics(candidate: LinearProbe) -> dict:
+        if candidate.multi_label:
+            return multilabel_auc(candidate.predict_proba(test_x), test_y)
+        return classification_metrics(candidate.predict_proba(test_x),
+                                      test_y, num_classes)
+
+    test = test_metrics(probe)
+    # Reported, never used to choose: how much the val pick mattered.
+    test_grid = [dict(weight_decay=c.weight_decay, **test_metrics(c))
+                 for c in probe.candidates]
     chosen = next(m for m in probe.val_metrics
                   if m['weight_decay'] == probe.weight_decay)
     return dict(
@@ -468,4 +483,5 @@ def run_probe(features: Dict[str, Features],
         test=test,
         val={k: v for k, v in chosen.items() if k != 'weight_decay'},
         val_grid=probe.val_metrics,
+        test_grid=test_grid,
         train_size=int(train_x.shape[0]))

@@ -377,7 +377,10 @@ def probe_backbone_over_seeds(cfg: Config, seeds, label_fraction: float,
         results.append(dict(test=res['test'],
                             weight_decay=res['weight_decay'],
                             train_size=res['train_size'],
-                            label_fraction=label_fraction))
+                            label_fraction=label_fraction,
+                            val=res['val'],
+                            val_grid=res['val_grid'],
+                            test_grid=res['test_grid']))
     return results
 
 

@@ -16,9 +16,10 @@ from mmengine.runner import Runner
 
 from mmmedssl.apis import build_runner, sanitize_dataloaders
 from mmmedssl.datasets import label_fraction_indices, split_groups
-from mmmedssl.downstream import (build_eval_model, extract_features,
-                                 fit_linear_probe, load_labelled_split,
-                                 probe_train_indices)
+from mmmedssl.downstream import (Features, build_eval_model,
+                                 extract_features, fit_linear_probe,
+                                 load_labelled_split, probe_train_indices,
+                                 run_probe)
 from mmmedssl.evaluation import classification_metrics, multilabel_auc
 from mmmedssl.registry import HOOKS
 from ..conftest import REPO_ROOT, python_tool
@@ -167,6 +168,38 @@ def test_weight_decay_is_chosen_on_val(shifted, expected, grid):
     # Each candidate's score is that of a probe fitted with it alone.
     alone = fit_linear_probe(x, y, vx, vy, 2, weight_decays=(other, ))
     assert alone.val_metrics[0]['balanced_acc'] == scores[other]
+
+
+@pytest.mark.parametrize('shifted', [False, True])
+def test_run_probe_reports_every_candidate_on_test(shifted):
+    """The test grid holds, per weight decay, the test metrics of a probe
+    fitted with that weight decay alone; the reported test metrics are the
+    val pick's, whichever candidate would have scored best on test."""
+    gen = torch.Generator().manual_seed(1)
+    x, y = _shared_noise(200, gen, shifted=False)
+    vx, vy = _shared_noise(200, gen, shifted=shifted)
+    tx, ty = _shared_noise(300, gen, shifted=not shifted)
+    feats = dict(train=Features(x, y, []), val=Features(vx, vy, []),
+                 test=Features(tx, ty, []))
+    grid = (1e-4, 1e2)
+    result = run_probe(feats, 2, weight_decays=grid)
+    assert [row['weight_decay'] for row in result['test_grid']] == list(grid)
+    for row in result['test_grid']:
+        alone = fit_linear_probe(x, y, vx, vy, 2,
+                                 weight_decays=(row['weight_decay'], ))
+        expected = classification_metrics(alone.predict_proba(tx), ty, 2)
+        assert {k: v for k, v in row.items() if k != 'weight_decay'} == \
+            pytest.approx(expected)
+    picked = {r['weight_decay']: r for r in result['test_grid']}[
+        result['weight_decay']]
+    assert result['test'] == pytest.approx(
+        {k: v for k, v in picked.items() if k != 'weight_decay'})
+    # Val and test disagree by construction: the pick is the val one, and
+    # the other candidate is clearly better on test.
+    assert result['weight_decay'] == (1e2 if shifted else 1e-4)
+    other = [r for r in result['test_grid']
+             if r['weight_decay'] != result['weight_decay']][0]
+    assert other['balanced_acc'] > result['test']['balanced_acc'] + 10
 
 
 def test_balanced_weights_find_the_rare_class():

@@ -94,6 +94,17 @@ def test_study_runs_resumes_and_summarises(tmp_path, tiny_demo_data):
     # labels the probe is the same; random init is one network per seed.
     pre = [r['test'] for r in runs['mocov2']['linear']]
     assert pre[0] == pre[1]
+    # Each probe keeps its whole weight-decay grid: val picks, the test
+    # grid's row at the pick is the reported test.
+    for run in runs['random']['linear'] + runs['mocov2']['linear']:
+        assert [r['weight_decay'] for r in run['val_grid']] == \
+            [r['weight_decay'] for r in run['test_grid']]
+        pick = max(run['val_grid'], key=lambda r: (
+            r['balanced_acc'], r['macro_auc'], r['weight_decay']))
+        assert pick['weight_decay'] == run['weight_decay']
+        row = {r['weight_decay']: r for r in run['test_grid']}[
+            run['weight_decay']]
+        assert row['balanced_acc'] == run['test']['balanced_acc']
     assert runs['mocov2']['linear'][0]['checkpoint'] == second['checkpoint']
     # Fine-tuning starts from the final stage's backbone, or random init.
     ft_cfg = open(work / 'mocov2' / 'ft' / 'seed1' /

@@ -5,6 +5,7 @@ mmmedssl.downstream, and an end-to-end run of
 tools/analysis_tools/linear_probe.py on the tiny demo set."""
 import csv
 import json
+import math
 import os.path as osp
 import random
 
@@ -168,6 +169,32 @@ def test_weight_decay_is_chosen_on_val(shifted, expected, grid):
     # Each candidate's score is that of a probe fitted with it alone.
     alone = fit_linear_probe(x, y, vx, vy, 2, weight_decays=(other, ))
     assert alone.val_metrics[0]['balanced_acc'] == scores[other]
+
+
+@pytest.mark.parametrize('val_scores,expected', [
+    # (balanced acc, macro AUC) per weight decay 0.1, 1, 10
+    ([(70.0, 80.0), (75.0, 83.0), (76.0, 82.0)], 1.0),  # AUC, not bal. acc.
+    ([(70.0, 83.0), (75.0, 83.0), (74.0, 83.0)], 1.0),  # AUC tie: bal. acc.
+    ([(75.0, 83.0), (70.0, 80.0), (75.0, 83.0)], 10.0),  # full tie: stronger
+    ([(70.0, math.nan), (76.0, math.nan), (75.0, math.nan)], 1.0),  # no AUC
+])
+def test_weight_decay_is_chosen_by_val_auc(monkeypatch, val_scores,
+                                           expected):
+    """The pick is the best val macro AUC; balanced accuracy only breaks
+    ties or stands in when val has one class."""
+    from mmmedssl.downstream import linear_probe
+    scores = iter(val_scores)
+
+    def fake_metrics(probs, labels, num_classes):
+        bal, auc = next(scores)
+        return dict(top1=bal, balanced_acc=bal, macro_f1=bal, macro_auc=auc)
+
+    monkeypatch.setattr(linear_probe, 'classification_metrics', fake_metrics)
+    gen = torch.Generator().manual_seed(0)
+    x, y = _shared_noise(40, gen, shifted=False)
+    probe = fit_linear_probe(x, y, x, y, 2, weight_decays=(0.1, 1.0, 10.0))
+    assert probe.weight_decay == expected
+    assert [m['weight_decay'] for m in probe.val_metrics] == [0.1, 1.0, 10.0]
 
 
 @pytest.mark.parametrize('shifted', [False, True])

@@ -29,7 +29,7 @@ methods = dict(
         label='GraVIS recipe',
         stages=[dict(name='pretrain', cfg_options=data,
                      config='configs/gravis/'
-                     'gravis_resnet18_1xb16-v8-coslr-1k_ham10000-64px.py')]),
+                     'gravis_resnet18_1xb32-v8-coslr-1k_ham10000-64px.py')]),
     pcrl=dict(
         label='PCRL recipe',
         stages=[dict(name='pretrain', cfg_options=data,

@@ -60,7 +60,7 @@ methods = dict(
         label='GraVIS recipe',
         stages=[dict(name='pretrain', cfg_options=data,
                     config='configs/gravis/'
-                        'gravis_resnet18_1xb16-v8-coslr-1k_ham10000-64px.py')]),
+                        'gravis_resnet18_1xb32-v8-coslr-1k_ham10000-64px.py')]),
     pcrl_shipped=dict(
         label='PCRL, 2 epochs',
         stages=[dict(name='pretrain', cfg_options=data,

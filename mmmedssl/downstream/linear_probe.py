@@ -29,7 +29,10 @@ from mmmedssl.evaluation.functional import (classification_metrics,
                                             multilabel_auc)
 from .features import Features, extract_features
 
-DEFAULT_WEIGHT_DECAYS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+# Half decades: on 1,600-image sets neighbouring decades differed by up to
+# 2 test AUC points, so the cost of a near-miss pick halves with the step.
+DEFAULT_WEIGHT_DECAYS = (1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3,
+                         1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0, 10.0)
 
 
 # ----------------------------------------------------------------------
@@ -173,15 +176,27 @@ def _fit_multilabel_probe(train_x, train_y, val_x, val_y, num_classes,
 
 
 def _selection_key(metrics: Dict[str, float], weight_decay: float):
-    # Best val macro AUC: it uses every val score, where balanced accuracy
-    # counts images on one side of a threshold (one of 120 val melanomas is
-    # 0.4 points, and decays a decade apart often tie within that while
-    # their test AUCs differ by 2-4 points). Ties go to the higher balanced
-    # accuracy, then to the stronger regularisation; an undefined AUC (one
-    # class in val) leaves balanced accuracy to decide.
-    auc = metrics['macro_auc']
-    return (-1.0 if math.isnan(auc) else auc, metrics['balanced_acc'],
-            weight_decay)
+    # Lowest val loss (the class-weighted cross-entropy the probe minimises):
+    # a proper score of every val probability. Balanced accuracy counts
+    # images on one side of a threshold and val AUC saturates (0.98 on
+    # chest X-rays); both left near-ties whose test AUCs differed by 1-4
+    # points. Ties go to the stronger regularisation.
+    return (-metrics['loss'], weight_decay)
+
+
+def _val_loss(probe: 'LinearProbe', val_x: torch.Tensor, val_y: torch.Tensor,
+              num_classes: int, balanced: bool) -> float:
+    """Cross-entropy of the val split, weighted as the fit weighs train:
+    every class present counts the same when ``balanced``."""
+    val_y = torch.as_tensor(val_y).long().reshape(-1)
+    losses = F.cross_entropy(probe.logits(val_x), val_y, reduction='none')
+    if not balanced:
+        return float(losses.mean())
+    counts = torch.bincount(val_y, minlength=num_classes).double()
+    present = counts > 0
+    class_weight = torch.zeros(num_classes, dtype=torch.float64)
+    class_weight[present] = 1.0 / (counts[present] * int(present.sum()))
+    return float((losses * class_weight[val_y]).sum())
 
 
 def fit_linear_probe(train_x: torch.Tensor,
@@ -197,9 +212,10 @@ def fit_linear_probe(train_x: torch.Tensor,
 
     Features are standardised with the train mean and std. Each candidate
     weight decay (an L2 penalty ``wd / 2 * ||W||^2`` on the mean per-sample
-    loss) is fitted full-batch with L-BFGS from zero; the one with the best
-    val macro AUC is kept (ties: val balanced accuracy, then the stronger
-    decay).
+    loss) is fitted full-batch with L-BFGS from zero; the one with the
+    lowest val loss (``loss`` in ``val_metrics``: the cross-entropy of the
+    val split, class-weighted like the fit) is kept, ties going to the
+    stronger decay.
 
     Multi-label (``train_y`` of shape ``(N, L)``, 0/1, as
     ``extract_features`` returns for ChestX-ray14): an independent sigmoid
@@ -278,6 +294,8 @@ def fit_linear_probe(train_x: torch.Tensor,
             candidates.append(probe)
             metrics = classification_metrics(
                 probe.predict_proba(val_x), val_y, num_classes)
+            metrics['loss'] = _val_loss(probe, val_x, val_y, num_classes,
+                                        balanced)
             val_metrics.append(dict(weight_decay=float(wd), **metrics))
             key = _selection_key(metrics, float(wd))
             if best_key is None or key > best_key:

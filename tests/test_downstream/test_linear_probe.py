@@ -172,29 +172,60 @@ def test_weight_decay_is_chosen_on_val(shifted, expected, grid):
 
 
 @pytest.mark.parametrize('val_scores,expected', [
-    # (balanced acc, macro AUC) per weight decay 0.1, 1, 10
-    ([(70.0, 80.0), (75.0, 83.0), (76.0, 82.0)], 1.0),  # AUC, not bal. acc.
-    ([(70.0, 83.0), (75.0, 83.0), (74.0, 83.0)], 1.0),  # AUC tie: bal. acc.
-    ([(75.0, 83.0), (70.0, 80.0), (75.0, 83.0)], 10.0),  # full tie: stronger
-    ([(70.0, math.nan), (76.0, math.nan), (75.0, math.nan)], 1.0),  # no AUC
+    # (val loss, balanced acc, macro AUC) per weight decay 0.1, 1, 10
+    ([(0.50, 70.0, 80.0), (0.40, 75.0, 83.0), (0.45, 76.0, 84.0)], 1.0),
+    ([(0.30, 60.0, 70.0), (0.40, 75.0, 83.0), (0.45, 76.0, 84.0)], 0.1),
+    ([(0.40, 75.0, 83.0), (0.50, 70.0, 80.0), (0.40, 70.0, 80.0)], 10.0),
+    ([(0.40, 70.0, math.nan), (0.35, 76.0, math.nan), (0.5, 75.0,
+                                                      math.nan)], 1.0),
 ])
-def test_weight_decay_is_chosen_by_val_auc(monkeypatch, val_scores,
-                                           expected):
-    """The pick is the best val macro AUC; balanced accuracy only breaks
-    ties or stands in when val has one class."""
+def test_weight_decay_is_chosen_by_val_loss(monkeypatch, val_scores,
+                                            expected):
+    """The pick is the lowest val loss, whatever val balanced accuracy and
+    AUC say; ties go to the stronger decay; an undefined AUC changes
+    nothing."""
     from mmmedssl.downstream import linear_probe
     scores = iter(val_scores)
+    losses = {}
 
     def fake_metrics(probs, labels, num_classes):
-        bal, auc = next(scores)
+        loss, bal, auc = next(scores)
+        losses[len(losses)] = loss
         return dict(top1=bal, balanced_acc=bal, macro_f1=bal, macro_auc=auc)
 
     monkeypatch.setattr(linear_probe, 'classification_metrics', fake_metrics)
+    monkeypatch.setattr(linear_probe, '_val_loss',
+                        lambda *args: losses[len(losses) - 1])
     gen = torch.Generator().manual_seed(0)
     x, y = _shared_noise(40, gen, shifted=False)
     probe = fit_linear_probe(x, y, x, y, 2, weight_decays=(0.1, 1.0, 10.0))
     assert probe.weight_decay == expected
     assert [m['weight_decay'] for m in probe.val_metrics] == [0.1, 1.0, 10.0]
+    assert [m['loss'] for m in probe.val_metrics] == \
+        [v[0] for v in val_scores]
+
+
+@pytest.mark.parametrize('balanced', [True, False])
+def test_val_loss_is_the_weighted_log_loss(balanced):
+    """``loss`` equals scikit-learn's log loss of the val probabilities,
+    each class weighing the same when the probe is balanced."""
+    from sklearn.metrics import log_loss
+    gen = torch.Generator().manual_seed(3)
+    y = (torch.arange(300) % 10 == 0).long() + (torch.arange(300) % 7 == 0)
+    x = torch.randn(300, 5, generator=gen) + y[:, None].double()
+    vy = y.flip(0)
+    vx = torch.randn(300, 5, generator=gen) + vy[:, None].double()
+    probe = fit_linear_probe(x, y, vx, vy, 3, weight_decays=(0.1, 1.0),
+                             balanced=balanced)
+    counts = torch.bincount(vy, minlength=3).double()
+    weight = (1.0 / counts)[vy] if balanced else torch.ones(300)
+    for candidate, metrics in zip(probe.candidates, probe.val_metrics):
+        probs = candidate.logits(vx).softmax(dim=1).numpy()
+        expected = log_loss(vy.numpy(), probs, sample_weight=weight.numpy(),
+                            labels=[0, 1, 2])
+        assert metrics['loss'] == pytest.approx(expected, rel=1e-9)
+    best = min(probe.val_metrics, key=lambda m: m['loss'])
+    assert probe.weight_decay == best['weight_decay']
 
 
 @pytest.mark.parametrize('shifted', [False, True])

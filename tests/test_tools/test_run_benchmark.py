@@ -99,10 +99,8 @@ def test_study_runs_resumes_and_summarises(tmp_path, tiny_demo_data):
     for run in runs['random']['linear'] + runs['mocov2']['linear']:
         assert [r['weight_decay'] for r in run['val_grid']] == \
             [r['weight_decay'] for r in run['test_grid']]
-        pick = max(run['val_grid'], key=lambda r: (
-            -1 if r['macro_auc'] is None or r['macro_auc'] != r['macro_auc']
-            else r['macro_auc'],
-            r['balanced_acc'], r['weight_decay']))
+        pick = min(run['val_grid'],
+                   key=lambda r: (r['loss'], -r['weight_decay']))
         assert pick['weight_decay'] == run['weight_decay']
         row = {r['weight_decay']: r for r in run['test_grid']}[
             run['weight_decay']]

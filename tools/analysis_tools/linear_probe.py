@@ -11,7 +11,8 @@ work dir. The labelled splits are the config's ``test_dataloader`` with
 ``dataset.split`` set to each split name, so all share the evaluation
 pipeline. Pooled backbone features are extracted once per backbone; a
 logistic regression is fitted on the train split, its weight decay chosen by
-val macro AUC, and test metrics reported. ``--val-split none`` holds
+the lowest val loss (class-weighted cross-entropy), and test metrics
+reported. ``--val-split none`` holds
 out ``--val-fraction`` of the train groups instead (for sets without a
 third split, such as the demo set). The random initialisation is the config's
 seed and ``init_weights``: exactly the network that pretraining started from.

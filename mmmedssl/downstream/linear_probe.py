@@ -190,13 +190,22 @@ def _val_loss(probe: 'LinearProbe', val_x: torch.Tensor, val_y: torch.Tensor,
     every class present counts the same when ``balanced``."""
     val_y = torch.as_tensor(val_y).long().reshape(-1)
     losses = F.cross_entropy(probe.logits(val_x), val_y, reduction='none')
+    return float((losses * _sample_weights(val_y, num_classes,
+                                           balanced)).sum())
+
+
+def _sample_weights(y: torch.Tensor, num_classes: int,
+                    balanced: bool) -> torch.Tensor:
+    """Per-sample weights summing to 1; balanced: every class present
+    weighs the same."""
     if not balanced:
-        return float(losses.mean())
-    counts = torch.bincount(val_y, minlength=num_classes).double()
+        return torch.full((y.numel(), ), 1.0 / y.numel(),
+                          dtype=torch.float64)
+    counts = torch.bincount(y, minlength=num_classes).double()
     present = counts > 0
     class_weight = torch.zeros(num_classes, dtype=torch.float64)
     class_weight[present] = 1.0 / (counts[present] * int(present.sum()))
-    return float((losses * class_weight[val_y]).sum())
+    return class_weight[y]
 
 
 def fit_linear_probe(train_x: torch.Tensor,
@@ -274,16 +283,7 @@ def fit_linear_probe(train_x: torch.Tensor,
     std = torch.where(std > 1e-12, std, torch.ones_like(std))
     x = (train_x - mean) / std
 
-    counts = torch.bincount(train_y, minlength=num_classes).double()
-    if balanced:
-        present = counts > 0
-        class_weight = torch.zeros(num_classes, dtype=torch.float64)
-        class_weight[present] = 1.0 / (counts[present] * int(present.sum()))
-        sample_weight = class_weight[train_y]
-    else:
-        sample_weight = torch.full((train_y.numel(), ),
-                                   1.0 / train_y.numel(),
-                                   dtype=torch.float64)
+    sample_weight = _sample_weights(train_y, num_classes, balanced)
 
     best, best_key, val_metrics, candidates = None, None, [], []
     with _threads_for(x.numel() * num_classes):

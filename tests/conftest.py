@@ -2,6 +2,7 @@
 import logging
 import os
 import os.path as osp
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +13,13 @@ import pytest
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'mocov2',
                        'mocov2_resnet18_1xb32-coslr-40e_demo.py')
+
+# A shell that starts pytest in the background (`nohup make test &`) makes it
+# ignore SIGINT, and every process it starts inherits that: the Ctrl-C tests
+# would then wait out their timeouts. A handled signal is reset to the
+# default in a child, so handling it here gives the children a real Ctrl-C.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

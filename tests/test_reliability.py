@@ -67,15 +67,22 @@ def test_ctrl_c_exits_non_zero_and_keeps_checkpoints(tmp_path,
         [sys.executable, 'tools/train.py', config, '--work-dir', work],
         cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + hang_timeout()
-    while not osp.exists(osp.join(work, 'epoch_2.pth')):
-        assert proc.poll() is None, proc.stdout.read()[-3000:]
-        assert time.time() < deadline
-        time.sleep(0.05)
-    workers = _children(proc.pid)
-    assert len(workers) >= 2
-    proc.send_signal(signum)
-    out = proc.communicate(timeout=hang_timeout())[0]
+    try:
+        deadline = time.time() + hang_timeout()
+        while not osp.exists(osp.join(work, 'epoch_2.pth')):
+            assert proc.poll() is None, proc.stdout.read()[-3000:]
+            assert time.time() < deadline
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2
+        proc.send_signal(signum)
+        out = proc.communicate(timeout=hang_timeout())[0]
+    finally:
+        # A run that failed the test must not train its 100,000 epochs on.
+        if proc.poll() is None:
+            for pid in _children(proc.pid) + [proc.pid]:
+                os.kill(pid, signal.SIGKILL)
+            proc.wait()
     assert proc.returncode != 0, out[-3000:]
     if marker:
         assert marker in out

@@ -42,7 +42,11 @@ def test_signal_to_the_study_stops_its_job(tmp_path, signum, code):
     job = int(pid_file.read_text())
     assert process_running(job)
     os.kill(driver.pid, signum)
-    returncode = driver.wait(timeout=90)
+    try:
+        returncode = driver.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver's own session
+        raise
     assert returncode != 0
     if code is not None:
         assert returncode == code

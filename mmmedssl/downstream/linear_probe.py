@@ -14,7 +14,6 @@ group), :func:`extract_split_features` per backbone, :func:`run_probe`.
 """
 import contextlib
 import copy
-import math
 from dataclasses import dataclass, field
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -164,10 +163,10 @@ def _fit_multilabel_probe(train_x, train_y, val_x, val_y, num_classes,
                                 multi_label=True)
             candidates.append(probe)
             metrics = multilabel_auc(probe.predict_proba(val_x), val_y)
+            metrics['loss'] = _multilabel_val_loss(probe, val_x, val_y,
+                                                   balanced)
             val_metrics.append(dict(weight_decay=float(wd), **metrics))
-            # Best val mean AUC; ties go to the stronger regularisation.
-            auc = metrics['mean_auc']
-            key = (-1.0 if math.isnan(auc) else auc, float(wd))
+            key = _selection_key(metrics, float(wd))
             if best_key is None or key > best_key:
                 best, best_key = probe, key
     best.val_metrics = val_metrics
@@ -192,6 +191,17 @@ def _val_loss(probe: 'LinearProbe', val_x: torch.Tensor, val_y: torch.Tensor,
     losses = F.cross_entropy(probe.logits(val_x), val_y, reduction='none')
     return float((losses * _sample_weights(val_y, num_classes,
                                            balanced)).sum())
+
+
+def _multilabel_val_loss(probe: 'LinearProbe', val_x: torch.Tensor,
+                         val_y: torch.Tensor, balanced: bool) -> float:
+    """Binary cross-entropy of the val split, each label weighted as the
+    fit weighs it, averaged over the labels."""
+    val_y = torch.as_tensor(val_y).double()
+    losses = F.binary_cross_entropy_with_logits(
+        probe.logits(val_x), val_y, reduction='none')
+    weight = _multilabel_weights(val_y, balanced)
+    return float((losses * weight).sum() / val_y.shape[1])
 
 
 def _sample_weights(y: torch.Tensor, num_classes: int,
@@ -229,8 +239,9 @@ def fit_linear_probe(train_x: torch.Tensor,
     Multi-label (``train_y`` of shape ``(N, L)``, 0/1, as
     ``extract_features`` returns for ChestX-ray14): an independent sigmoid
     and binary cross-entropy per label (the penalty is the same per label),
-    the weight decay with the best val mean AUC (``multilabel_auc``; ties go
-    to the stronger decay) is kept, ``val_metrics`` hold ``mean_auc`` and
+    the weight decay with the lowest val loss (the binary cross-entropy,
+    weighted like the fit, averaged over labels; ties go to the stronger
+    decay) is kept, ``val_metrics`` hold ``loss``, ``mean_auc`` and
     ``per_label_auc``, and ``predict_proba`` returns per-label sigmoids.
 
     Args:

@@ -5,6 +5,7 @@ separable multi-hot toy problem and its weight decay choice, and the
 multi-label group draws."""
 import random
 
+import numpy as np
 import pytest
 import torch
 from mmpretrain.structures import DataSample
@@ -139,7 +140,7 @@ def test_multilabel_probe_separates_multi_hot_targets():
     assert out['mean_auc'] >= 99.9
     assert ((probs > 0.5).float() == ty).float().mean() > 0.98
     assert [m['weight_decay'] for m in probe.val_metrics] == [1e-3, 1.0]
-    assert set(probe.val_metrics[0]) == {'weight_decay', 'mean_auc',
+    assert set(probe.val_metrics[0]) == {'weight_decay', 'loss', 'mean_auc',
                                          'per_label_auc'}
     # Deterministic.
     again = fit_linear_probe(x, y, vx, vy, 3, weight_decays=(1e-3, 1.0))
@@ -168,20 +169,54 @@ def _shared_noise_multilabel(n, gen, shifted):
 
 
 @pytest.mark.parametrize('shifted,expected', [(False, 1e-4), (True, 1e2)])
-def test_multilabel_weight_decay_is_chosen_by_val_mean_auc(shifted,
-                                                            expected):
+def test_multilabel_weight_decay_is_chosen_by_val_loss(shifted, expected):
     gen = torch.Generator().manual_seed(0)
     x, y = _shared_noise_multilabel(200, gen, shifted=False)
     vx, vy = _shared_noise_multilabel(200, gen, shifted=shifted)
     grid = (1e-4, 1e2)
     probe = fit_linear_probe(x, y, vx, vy, 2, weight_decays=grid)
     assert probe.weight_decay == expected
-    scores = {m['weight_decay']: m['mean_auc'] for m in probe.val_metrics}
+    losses = {m['weight_decay']: m['loss'] for m in probe.val_metrics}
+    aucs = {m['weight_decay']: m['mean_auc'] for m in probe.val_metrics}
     other = [wd for wd in grid if wd != expected][0]
-    assert scores[expected] > scores[other] + 5
-    # Each candidate's mean AUC is that of a probe fitted with it alone.
+    assert losses[expected] < losses[other]
+    # Here the val AUC agrees: the pick is the better probe, not an artefact.
+    assert aucs[expected] > aucs[other] + 5
+    # Each candidate's val numbers are those of a probe fitted with it alone.
     alone = fit_linear_probe(x, y, vx, vy, 2, weight_decays=(other, ))
-    assert alone.val_metrics[0]['mean_auc'] == scores[other]
+    assert alone.val_metrics[0]['loss'] == losses[other]
+    assert alone.val_metrics[0]['mean_auc'] == aucs[other]
+
+
+@pytest.mark.parametrize('balanced', [True, False])
+def test_multilabel_val_loss_is_the_weighted_log_loss(balanced):
+    """``loss`` is each label's binary log loss (sklearn), weighted as the
+    fit weighs the label (balanced: positives and negatives half each),
+    averaged over the labels; the pick is the lowest."""
+    from sklearn.metrics import log_loss
+    from sklearn.utils.class_weight import compute_sample_weight
+    gen = torch.Generator().manual_seed(1)
+    (x, y), (vx, vy) = (_multi_hot_blobs(n, gen) for n in (120, 90))
+    vx = vx + torch.randn(vx.shape, generator=gen) * 10  # not separable
+    grid = (1e-1, 1.0, 10.0)
+    probe = fit_linear_probe(x, y, vx, vy, 3, weight_decays=grid,
+                             balanced=balanced)
+    for metrics, candidate in zip(probe.val_metrics, probe.candidates):
+        # sklearn clips probabilities at 1e-16: keep the logits moderate.
+        logits = candidate.logits(vx)
+        assert logits.abs().max() < 30
+        probs = logits.sigmoid().numpy()  # float64 (predict_proba: float32)
+        per_label = []
+        for label in range(3):
+            truth = vy[:, label].long().numpy()
+            weight = (compute_sample_weight('balanced', truth)
+                      if balanced else None)
+            per_label.append(log_loss(truth, probs[:, label],
+                                      sample_weight=weight, labels=[0, 1]))
+        assert metrics['loss'] == pytest.approx(np.mean(per_label),
+                                                rel=1e-9)
+    best = min(probe.val_metrics, key=lambda m: m['loss'])
+    assert probe.weight_decay == best['weight_decay']
 
 
 # ----------------------------------------------------------------------

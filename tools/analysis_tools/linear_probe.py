@@ -19,7 +19,8 @@ seed and ``init_weights``: exactly the network that pretraining started from.
 
 Multi-label sets (``gt_label`` a list of positive classes, as
 ``ChestXray14``) get one logistic regression per label, the weight decay
-with the best val mean AUC, and per-label and mean test AUCs; their label
+with the lowest val loss (binary cross-entropy averaged over the labels),
+and per-label and mean test AUCs; their label
 fraction draws whole patients, not classes.
 """
 import argparse

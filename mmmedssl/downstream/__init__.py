@@ -8,10 +8,12 @@ from .evaluation_model import (build_eval_model, load_tool_config,
 from .features import Features, extract_features
 from .finetune import best_checkpoint, downstream_config, train_and_test
 from .knn import evaluate_knn
-from .linear_probe import (DEFAULT_WEIGHT_DECAYS, LabelledSplit, LinearProbe,
-                           build_split_loaders, extract_split_features,
+from .linear_probe import (DEFAULT_WEIGHT_DECAYS, SELECTION_RULES,
+                           LabelledSplit, LinearProbe, build_split_loaders,
+                           compare_selection_rules, extract_split_features,
                            fit_linear_probe, load_labelled_split, probe_task,
-                           probe_train_indices, run_probe)
+                           probe_train_indices, run_probe,
+                           select_weight_decay)
 from .phase import (VideoFeatures, evaluate_phase_backbone,
                     evaluate_phase_model, fit_phase_tcn, group_by_video,
                     phase_split_loaders, video_features)
@@ -20,8 +22,9 @@ from .tables import format_table, json_safe, read_json, write_json
 
 __all__ = [
     'DEFAULT_WEIGHT_DECAYS', 'Features', 'LabelledSplit', 'LinearProbe',
-    'Study', 'StudyRunner', 'VideoFeatures', 'best_checkpoint',
-    'build_eval_model', 'build_split_loaders', 'downstream_config',
+    'SELECTION_RULES', 'Study', 'StudyRunner', 'VideoFeatures',
+    'best_checkpoint', 'build_eval_model', 'build_split_loaders',
+    'compare_selection_rules', 'downstream_config',
     'evaluate_knn', 'evaluate_phase_backbone', 'evaluate_phase_model',
     'extract_features', 'extract_split_features', 'fit_linear_probe',
     'fit_phase_tcn', 'format_table', 'group_by_video', 'json_safe',
@@ -29,5 +32,6 @@ __all__ = [
     'phase_split_loaders',
     'probe_backbone_over_seeds', 'probe_task', 'probe_train_indices',
     'read_json', 'reset_loggers', 'resolve_checkpoint', 'run_probe',
+    'select_weight_decay',
     'train_and_test', 'video_features', 'write_json'
 ]

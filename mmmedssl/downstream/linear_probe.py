@@ -14,6 +14,7 @@ group), :func:`extract_split_features` per backbone, :func:`run_probe`.
 """
 import contextlib
 import copy
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -154,7 +155,7 @@ def _fit_multilabel_probe(train_x, train_y, val_x, val_y, num_classes,
     x = (train_x - mean) / std
     sample_weight = _multilabel_weights(train_y, balanced)
 
-    best, best_key, val_metrics, candidates = None, None, [], []
+    val_metrics, candidates = [], []
     with _threads_for(x.numel() * num_classes):
         for wd in weight_decays:
             weight, bias = _fit_one_multilabel(x, train_y, sample_weight,
@@ -166,21 +167,80 @@ def _fit_multilabel_probe(train_x, train_y, val_x, val_y, num_classes,
             metrics['loss'] = _multilabel_val_loss(probe, val_x, val_y,
                                                    balanced)
             val_metrics.append(dict(weight_decay=float(wd), **metrics))
-            key = _selection_key(metrics, float(wd))
-            if best_key is None or key > best_key:
-                best, best_key = probe, key
+    best = candidates[select_weight_decay(val_metrics)]
     best.val_metrics = val_metrics
     best.candidates = candidates
     return best
 
 
-def _selection_key(metrics: Dict[str, float], weight_decay: float):
-    # Lowest val loss (the class-weighted cross-entropy the probe minimises):
-    # a proper score of every val probability. Balanced accuracy counts
-    # images on one side of a threshold and val AUC saturates (0.98 on
-    # chest X-rays); both left near-ties whose test AUCs differed by 1-4
-    # points. Ties go to the stronger regularisation.
-    return (-metrics['loss'], weight_decay)
+#: What each rule of :func:`select_weight_decay` ranks by, and whether
+#: lower is better.
+SELECTION_RULES = {
+    'loss': True,
+    'macro_auc': False,
+    'balanced_acc': False,
+    'mean_auc': False,
+}
+
+
+def select_weight_decay(val_grid: Sequence[Dict[str, float]],
+                        by: str = 'loss') -> int:
+    """Index of the candidate in ``val_grid`` (one dict of val metrics per
+    weight decay, with ``weight_decay``) that a rule keeps: the lowest val
+    loss (the probe's rule), or the highest ``macro_auc``, ``balanced_acc``
+    or ``mean_auc``. Ties go to the stronger weight decay; a NaN (no AUC
+    defined) ranks last.
+
+    The probe ranks by val loss, the class-weighted cross-entropy it
+    minimises: a proper score of every val probability. Balanced accuracy
+    counts images on one side of a threshold and val AUC saturates (0.98
+    on chest X-rays); both kept near-ties whose test AUCs differed by 1-4
+    points (docs/benchmarks.md, "The probe's weight decay").
+    """
+    if by not in SELECTION_RULES:
+        raise ValueError(f'select_weight_decay: unknown rule {by!r}; one of '
+                         f'{sorted(SELECTION_RULES)}.')
+    if not val_grid:
+        raise ValueError('select_weight_decay: val_grid is empty.')
+
+    def key(i):
+        entry = val_grid[i]
+        if by not in entry:
+            raise KeyError(f'select_weight_decay: candidate {i} (weight '
+                           f'decay {entry.get("weight_decay")}) has no '
+                           f'{by!r}; it has {sorted(entry)}.')
+        value = float(entry[by])
+        if math.isnan(value):
+            value = math.inf if SELECTION_RULES[by] else -math.inf
+        score = -value if SELECTION_RULES[by] else value
+        return (score, float(entry['weight_decay']))
+
+    return max(range(len(val_grid)), key=key)
+
+
+def compare_selection_rules(result: Dict, rules: Sequence[str],
+                            metric: str = 'macro_auc') -> Dict[str, Dict]:
+    """What each rule would have kept from one probe result (``val_grid``
+    and ``test_grid``, as :func:`run_probe` and ``linear_probe.py --out``
+    write them): its weight decay, its test ``metric`` and the test
+    ``metric`` given up against the best candidate of the grid."""
+    val_grid, test_grid = result.get('val_grid'), result.get('test_grid')
+    if not val_grid or not test_grid:
+        raise ValueError('compare_selection_rules: the result has no '
+                         'val_grid/test_grid (probe results keep them '
+                         'since session 26).')
+    if [v['weight_decay'] for v in val_grid] != \
+            [t['weight_decay'] for t in test_grid]:
+        raise ValueError('compare_selection_rules: val_grid and test_grid '
+                         'list different weight decays.')
+    best = max(float(t[metric]) for t in test_grid)
+    out = {}
+    for rule in rules:
+        index = select_weight_decay(val_grid, by=rule)
+        test = float(test_grid[index][metric])
+        out[rule] = dict(weight_decay=float(val_grid[index]['weight_decay']),
+                         test=test, given_up=best - test)
+    return out
 
 
 def _val_loss(probe: 'LinearProbe', val_x: torch.Tensor, val_y: torch.Tensor,
@@ -296,7 +356,7 @@ def fit_linear_probe(train_x: torch.Tensor,
 
     sample_weight = _sample_weights(train_y, num_classes, balanced)
 
-    best, best_key, val_metrics, candidates = None, None, [], []
+    val_metrics, candidates = [], []
     with _threads_for(x.numel() * num_classes):
         for wd in weight_decays:
             weight, bias = _fit_one(x, train_y, num_classes, sample_weight,
@@ -308,9 +368,7 @@ def fit_linear_probe(train_x: torch.Tensor,
             metrics['loss'] = _val_loss(probe, val_x, val_y, num_classes,
                                         balanced)
             val_metrics.append(dict(weight_decay=float(wd), **metrics))
-            key = _selection_key(metrics, float(wd))
-            if best_key is None or key > best_key:
-                best, best_key = probe, key
+    best = candidates[select_weight_decay(val_metrics)]
     best.val_metrics = val_metrics
     best.candidates = candidates
     return best

@@ -505,6 +505,25 @@ def test_tool_end_to_end_on_the_tiny_demo_set(tmp_path, tiny_config,
     assert splits['val']['groups'] == 4 and splits['train']['groups'] == 12
     assert result['num_classes'] == 4 and len(result['classes']) == 4
 
+    # The rule comparison reads the same file: by val loss it keeps what
+    # the probe kept, and what a pick gives up is measured on test_grid.
+    rules_out = str(tmp_path / 'rules.json')
+    python_tool('tools/analysis_tools/probe_rules.py', out, '--out',
+                rules_out)
+    with open(rules_out) as f:
+        rules = json.load(f)
+    for row in ('random_init', 'pretrained'):
+        picks = rules['results'][f'{out}:{row}']
+        assert picks['loss']['weight_decay'] == result[row]['weight_decay']
+        assert picks['loss']['test'] == result[row]['test']['macro_auc']
+        best = max(t['macro_auc'] for t in result[row]['test_grid'])
+        for rule in ('loss', 'macro_auc', 'balanced_acc'):
+            assert picks[rule]['given_up'] == pytest.approx(
+                best - picks[rule]['test'])
+    assert rules['summary']['loss']['given_up_sum'] == pytest.approx(
+        sum(rules['results'][f'{out}:{row}']['loss']['given_up']
+            for row in ('random_init', 'pretrained')))
+
 
 def test_macro_f1_by_hand():
     # labels 0 0 1 1 2, predictions 0 1 1 1 0:

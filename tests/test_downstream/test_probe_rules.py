@@ -79,8 +79,9 @@ def test_tool_sums_over_files_and_names_a_bad_one(tmp_path):
                             macro_auc=test_aucs))))
         paths.append(str(path))
     out = tmp_path / 'rules.json'
-    proc = run_tool([sys.executable, 'tools/analysis_tools/probe_rules.py', *paths,
-                     '--rules', 'loss', 'macro_auc', '--out', str(out)])
+    tool = 'tools/analysis_tools/probe_rules.py'
+    proc = run_tool([sys.executable, tool, *paths, '--rules', 'loss',
+                     'macro_auc', '--out', str(out)])
     assert '| by val loss' in proc.stdout
     summary = json.loads(out.read_text())['summary']
     # loss picks wd 0.1: gives up 1.5 and 2.0; macro_auc picks 0.01: 9.5, 0.
@@ -90,7 +91,6 @@ def test_tool_sums_over_files_and_names_a_bad_one(tmp_path):
                                         given_up_worst=pytest.approx(9.5))
     bad = tmp_path / 'bad.json'
     bad.write_text(json.dumps(dict(test=dict(macro_auc=80.0))))
-    proc = run_tool([sys.executable, 'tools/analysis_tools/probe_rules.py', paths[0],
-                     str(bad)], check=False)
+    proc = run_tool([sys.executable, tool, paths[0], str(bad)], check=False)
     assert proc.returncode != 0
     assert f'{bad}: no val_grid/test_grid' in proc.stdout

@@ -86,3 +86,38 @@ def test_summary_and_table(tmp_path):
     assert '| method | dice | jaccard | n |' in text
     assert '| random init | 62.00 ± 2.83 | 50.00 | 2 |' in text
     assert '| MoCo | budget spent | budget spent | 0 |' in text
+
+
+def test_a_jobs_prefix_picks_the_encoder_it_evaluates(tmp_path, monkeypatch):
+    """``prefix`` of a downstream job (default ``backbone.``) names the
+    encoder of the checkpoint that the probe or fine-tuning starts from,
+    e.g. MoCo's momentum encoder."""
+    from mmmedssl.downstream import study as study_module
+    probe = osp.join(REPO_ROOT, 'configs', 'benchmarks', 'classification',
+                     'resnet18_1xb64-coslr-30e_ham10000-64px.py')
+    ema = 'momentum_encoder.module.0.'
+    path = write_study(tmp_path, downstream=[
+        dict(name='linear', type='linear_probe', config=probe),
+        dict(name='linear_ema', type='linear_probe', config=probe,
+             prefix=ema),
+        dict(name='seg_ema', type='segmentation', config=SEG, prefix=ema)])
+    seen = []
+
+    def fake_probe(cfg, seeds, **kwargs):
+        seen.append(cfg.model.backbone.init_cfg)
+        return [dict(test=dict(macro_auc=50.0)) for _ in seeds]
+
+    def fake_train_and_test(cfg, work_dir, dry_run):
+        seen.append(cfg.model.backbone.init_cfg)
+        return None  # as a dry run: nothing written
+
+    monkeypatch.setattr(study_module, 'probe_backbone_over_seeds',
+                        fake_probe)
+    monkeypatch.setattr(study_module, 'train_and_test', fake_train_and_test)
+    runner = StudyRunner(Study(path))
+    for job in runner.study.downstream.values():
+        run = (runner.finetune if job['type'] == 'segmentation' else
+               runner.linear_probe)
+        run('moco', '/ckpt/epoch_4.pth', job)
+    assert [init['prefix'] for init in seen] == ['backbone.', ema, ema, ema]
+    assert {init['checkpoint'] for init in seen} == {'/ckpt/epoch_4.pth'}

@@ -9,8 +9,7 @@ probe results that hold every candidate's val and test metrics.
 A RESULT is a linear-probe result as ``run_benchmark.py`` writes them
 (``<work_dir>/<method>/linear/seed<N>.json``) or ``linear_probe.py --out``
 writes one (its random-init and pretrained entries, one row each). For
-every result and
-rule: the weight decay the rule picks on val (``select_weight_decay``, the
+every result and rule: the weight decay the rule picks on val (``select_weight_decay``, the
 probe's own code, ties to the stronger decay), its test ``--metric`` and
 what that gives up against the best candidate of the grid; then each
 rule's sum and worst over the results. Nothing is refitted.

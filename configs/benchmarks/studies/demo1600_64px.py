@@ -34,7 +34,7 @@ methods = dict(
         label='PCRL recipe',
         stages=[dict(name='pretrain', cfg_options=data,
                      config='configs/pcrl/'
-                     'pcrl_resnet18-unet_1xb32-coslr-1k_ham10000-64px.py')]),
+                     'pcrl_resnet18-unet_1xb64-coslr-1k_ham10000-64px.py')]),
 )
 
 probe_data = dict(data)

@@ -38,7 +38,7 @@ methods = dict(
         label='PCRL recipe',
         stages=[dict(name='pretrain', cfg_options=data,
                      config='configs/pcrl/'
-                     'pcrl_resnet18-unet_1xb32-coslr-1k_kermany-cxr-64px.py')]),
+                     'pcrl_resnet18-unet_1xb64-coslr-1k_kermany-cxr-64px.py')]),
 )
 
 probe_data = dict(data)

@@ -59,6 +59,13 @@ def test_mim_search_lists_the_metafile_models_and_their_results():
     out = mim(search.split()[1:]).stdout
     listed = re.findall(r'^config id: (\S+)', out, flags=re.M)
     assert sorted(listed) == sorted(metafile_models())
+    # Every result value is printed: a long dataset/metric name pushes the
+    # value out of mim's column.
+    values = re.findall(r'^\S+.*/\S+ +(\d+(?:\.\d+)?)$', out, flags=re.M)
+    expected = [metric for model in metafile_models().values()
+                for result in model.get('Results') or []
+                for metric in result['Metrics'].values()]
+    assert sorted(map(float, values)) == sorted(map(float, expected))
 
     out = mim(by_field.split()[1:]).stdout
     shown = dict(re.findall(r'^config id: (\S+)\n(?:\S.*\n)*?'

@@ -237,6 +237,35 @@ def test_monitor_patience_streaks_and_causes():
         CollapseMonitorHook(patience=0)
 
 
+def test_contrast_at_chance_counts_only_past_stuck_after():
+    """A run starts near chance while its memory fills: contrast_vs_chance
+    above the threshold in the first half of a 20-iteration run warns
+    nothing; staying there into the second half warns at the third log
+    line past iteration 10."""
+    def run(values, **kwargs):
+        runner, warnings = _fake_runner(values)
+        runner.max_iters = len(values)
+        hook = CollapseMonitorHook(patience=3, **kwargs)
+        hook.before_train(runner)
+        for i, value in enumerate(values):
+            runner.message_hub.update_scalar('train/contrast_vs_chance',
+                                             value)
+            runner.iter = i
+            hook.after_train_iter(runner, i)
+        return warnings
+
+    assert run([0.995] * 10 + [0.95] * 10) == []
+    warnings = run([0.995] * 20)
+    assert len(warnings) == 1
+    assert 'at iteration 13 (epoch 1) the contrastive loss sits at chance' \
+        in warnings[0]
+    # A collapse late in the run: back at chance from iteration 15.
+    warnings = run([0.995] * 5 + [0.9] * 9 + [1.0] * 6)
+    assert len(warnings) == 1 and 'at iteration 17 ' in warnings[0]
+    # stuck_after moves the start of the check.
+    assert len(run([0.995] * 10 + [0.95] * 10, stuck_after=0.1)) == 1
+
+
 # -- the logging interval ----------------------------------------------------
 def test_train_log_interval_about_a_tenth_of_an_epoch():
     assert train_log_interval(50, 15) == 2

@@ -22,6 +22,13 @@ for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
     data[f'{loader}.dataset.label_key'] = 'label'
 data['train_dataloader.dataset.label_key'] = None  # pretraining: no labels
 
+# DistillingSelf's stages A and B; no public chest X-ray model ships here,
+# so the MoCo v2 recipe on the same unlabelled images stands in for it.
+ds_teacher_config = ('configs/distillingself/distillingself-teacher_'
+                     'resnet18_1xb64-coslr-1k_kermany-cxr-64px.py')
+ds_student_config = ('configs/distillingself/distillingself_'
+                     'resnet18_1xb64-coslr-1k_kermany-cxr-64px.py')
+
 methods = dict(
     random=dict(label='random init', stages=[]),
     mocov2=dict(
@@ -39,6 +46,22 @@ methods = dict(
         stages=[dict(name='pretrain', cfg_options=data,
                      config='configs/pcrl/'
                      'pcrl_resnet18-unet_1xb64-coslr-1k_kermany-cxr-64px.py')]),
+    distillingself_own=dict(
+        label='DistillingSelf recipe (public model = MoCo v2 recipe on '
+        'the same images)',
+        stages=[
+            dict(name='moco', cfg_options=data,
+                 config='configs/mocov2/'
+                 'mocov2_resnet18_1xb64-coslr-1k_kermany-cxr-64px.py'),
+            dict(name='teacher', config=ds_teacher_config,
+                 cfg_options=dict(
+                     data, **{
+                         'model.backbone.init_cfg.checkpoint': '{stage:moco}'
+                     })),
+            dict(name='student', config=ds_student_config,
+                 cfg_options=dict(
+                     data, **{'model.teacher_checkpoint': '{stage:teacher}'})),
+        ]),
 )
 
 probe_data = dict(data)

@@ -55,9 +55,10 @@ class CollapseMonitorHook(Hook):
     ``stuck_after`` of the run's iterations: every healthy queue-based run
     starts near chance while its memory fills (the 1,600-image recipes of
     docs/benchmarks.md sat above 0.98 for up to 14 of their 40 epochs and
-    then beat random init), so an earlier check warned in every run. A scalar the model does not log is not
-    checked. Before training it warns about a key memory that is not
-    shorter than the training set, and at the end of the first epoch past
+    then beat random init), so an earlier check warned in every run. A
+    scalar the model does not log is not checked. Before training it warns
+    about a key memory that is not shorter than the training set, and at
+    the end of the first epoch past
     ``stuck_after`` of the run about a contrastive loss whose epoch mean is
     still above ``stuck_contrast`` of chance: the loss has not left chance
     level. Below it the ratio is no verdict: in the data-size study of
@@ -75,7 +76,8 @@ class CollapseMonitorHook(Hook):
         stuck_contrast (float, optional): Defaults to 0.98. None switches
             the end-of-epoch check off.
         stuck_after (float): Share of the epochs after which it is made,
-            once. Defaults to 0.5.
+            once, and of the iterations after which the per-line
+            ``contrast_vs_chance`` check starts. Defaults to 0.5.
     """
     # After the LoggerHook ('BELOW_NORMAL'): the warning follows the line
     # that shows the values.

@@ -24,7 +24,12 @@ $(STAMP): $(PY) setup.py requirements/runtime.txt requirements/tests.txt require
 
 install: $(STAMP)
 
+# mmengine imports yapf, which caches its grammar on first import and
+# renames the cache file into place before flushing it: pytest workers
+# starting together on a fresh install can read it half-written (EOFError).
+# One import first writes it whole.
 test: $(STAMP)
+	$(PY) -c "import yapf"
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests $(PYTEST_ARGS)
 
 demo-data: $(STAMP)

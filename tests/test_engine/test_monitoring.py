@@ -204,10 +204,10 @@ def _fake_runner(values, logger_interval=1, window=1, queue_len=None):
     return runner, warnings
 
 
-def _feed(hook, runner, values):
+def _feed(hook, runner, values, scalar='embed_std'):
     hook.before_train(runner)
     for i, value in enumerate(values):
-        runner.message_hub.update_scalar('train/embed_std', value)
+        runner.message_hub.update_scalar(f'train/{scalar}', value)
         runner.iter = i
         hook.after_train_iter(runner, i)
 
@@ -245,13 +245,8 @@ def test_contrast_at_chance_counts_only_past_stuck_after():
     def run(values, **kwargs):
         runner, warnings = _fake_runner(values)
         runner.max_iters = len(values)
-        hook = CollapseMonitorHook(patience=3, **kwargs)
-        hook.before_train(runner)
-        for i, value in enumerate(values):
-            runner.message_hub.update_scalar('train/contrast_vs_chance',
-                                             value)
-            runner.iter = i
-            hook.after_train_iter(runner, i)
+        _feed(CollapseMonitorHook(patience=3, **kwargs), runner, values,
+              scalar='contrast_vs_chance')
         return warnings
 
     assert run([0.995] * 10 + [0.95] * 10) == []
